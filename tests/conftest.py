@@ -34,3 +34,56 @@ def mobilenet_weights() -> Path:
     if not path.is_file():
         pytest.skip(f"MobileNetV2 weights not found at {path}")
     return path
+
+
+def write_png(path: Path, array) -> Path:
+    """Write a uint8 array (H×W or H×W×C) as an image file, creating its folder."""
+    import numpy as np
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.asarray(array, dtype=np.uint8)).save(path)
+    return path
+
+
+def random_pair(seed: int, size=(32, 48), bands: int = 3, label_values=(0, 255)):
+    """A random image pair and a label using ``label_values``."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    h, w = size
+    t1 = rng.integers(0, 256, (h, w, bands), dtype=np.uint8)
+    t2 = rng.integers(0, 256, (h, w, bands), dtype=np.uint8)
+    label = rng.choice(np.array(label_values, dtype=np.uint8), size=(h, w))
+    return t1, t2, label
+
+
+@pytest.fixture
+def generic_dataset(tmp_path: Path):
+    """Factory for a tiny generic-layout dataset: root/A, root/B, root/label, root/list."""
+
+    def make(names=("a", "b", "c"), size=(32, 48), splits=None, suffix=".png") -> Path:
+        root = tmp_path / "generic"
+        for index, name in enumerate(names):
+            t1, t2, label = random_pair(index, size)
+            write_png(root / "A" / f"{name}{suffix}", t1)
+            write_png(root / "B" / f"{name}{suffix}", t2)
+            write_png(root / "label" / f"{name}.png", label)
+        for split, members in (splits or {}).items():
+            (root / "list").mkdir(parents=True, exist_ok=True)
+            (root / "list" / f"{split}.txt").write_text("".join(f"{m}.png\n" for m in members))
+        return root
+
+    return make
+
+
+@pytest.fixture
+def png_writer():
+    """The ``write_png(path, array)`` helper."""
+    return write_png
+
+
+@pytest.fixture
+def pair_maker():
+    """The ``random_pair(seed, size, bands, label_values)`` helper."""
+    return random_pair

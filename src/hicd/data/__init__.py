@@ -1,0 +1,27 @@
+"""Bi-temporal data: readers, dataset layouts, transforms, tiling and synthetic scenes."""
+
+from hicd.data.adapters import BANDON, LEVIRCD, SVCD
+from hicd.data.collate import collate_samples
+from hicd.data.dataset import BitemporalDataset, PairDataset, replace_t2
+from hicd.data.io import IGNORE_INDEX, read_image, read_label
+from hicd.data.pairing import PairFiles, pair_folders
+from hicd.data.tiling import Window, grid_windows
+from hicd.data.transforms import training_transform
+
+__all__ = [
+    "BANDON",
+    "IGNORE_INDEX",
+    "LEVIRCD",
+    "SVCD",
+    "BitemporalDataset",
+    "PairDataset",
+    "PairFiles",
+    "Window",
+    "collate_samples",
+    "grid_windows",
+    "pair_folders",
+    "read_image",
+    "read_label",
+    "replace_t2",
+    "training_transform",
+]

@@ -1,0 +1,168 @@
+"""Bi-temporal change-detection datasets over paired files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch.utils.data import Dataset
+
+from hicd.data.io import IGNORE_INDEX, image_to_tensor, read_image, read_label
+from hicd.data.pairing import PairFiles, index_folder, pair_folders, read_name_list
+from hicd.errors import DataError
+
+Sample = dict[str, Any]
+Date = Literal["t1", "t2"]
+
+
+class PairDataset(Dataset[Sample]):
+    """Reads and checks the pairs listed in ``pairs``; the base of every dataset in hicd.
+
+    A sample is a dict with ``t1`` and ``t2`` (float32 C×H×W in [0, 1]), ``mask`` (int64 H×W:
+    0 no change, 1 change, 255 ignore; all 255 for an unlabelled pair) and ``name``. When a
+    degradation is applied, ``degradation`` holds its record and ``degraded_date`` the date.
+
+    Args:
+        pairs: the files of each sample.
+        transform: called on each sample dict after reading (and degrading).
+        bands: expected number of bands of both dates; None accepts any count equal in both.
+        value_scale: pixel value that maps to 1.0 (default: the dtype's maximum).
+        ignore_value: label value to ignore (255 in BANDON).
+        label_threshold: binarise lossy labels (values >= threshold are change).
+        degradation: a ``hicd.degradations.DegradationSetting`` to apply to ``degraded_date``.
+        degraded_date: which date is low quality.
+        degradation_seed: seed of the deterministic degradation (None draws fresh parameters).
+    """
+
+    def __init__(
+        self,
+        pairs: Sequence[PairFiles],
+        transform: Callable[[Sample], Sample] | None = None,
+        bands: int | None = None,
+        value_scale: float | None = None,
+        ignore_value: int | None = None,
+        label_threshold: int | None = None,
+        degradation: Any = None,
+        degraded_date: Date = "t2",
+        degradation_seed: int | None = 0,
+    ) -> None:
+        if not pairs:
+            raise DataError("no image pairs found")
+        if degraded_date not in ("t1", "t2"):
+            raise DataError(f"degraded_date must be 't1' or 't2', got {degraded_date!r}")
+        self.pairs = list(pairs)
+        self.transform = transform
+        self.bands = bands
+        self.value_scale = value_scale
+        self.ignore_value = ignore_value
+        self.label_threshold = label_threshold
+        self.degraded_date = degraded_date
+        self.degradation = degradation
+        self._degrader = _make_degrader(degradation, degradation_seed)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    @property
+    def names(self) -> list[str]:
+        """Sample names in dataset order."""
+        return [pair.name for pair in self.pairs]
+
+    def __getitem__(self, index: int) -> Sample:
+        pair = self.pairs[index]
+        sample = self.read_pair(pair)
+        if self._degrader is not None:
+            degraded, records = self._degrader(sample[self.degraded_date][None], names=[pair.name])
+            sample[self.degraded_date] = degraded[0]
+            sample["degradation"] = records[0]
+            sample["degraded_date"] = self.degraded_date
+        if self.transform is not None:
+            sample = self.transform(sample)
+        return sample
+
+    def read_pair(self, pair: PairFiles) -> Sample:
+        """Read one pair from disk and check that its parts agree."""
+        arrays = {date: read_image(getattr(pair, date)) for date in ("t1", "t2")}
+        for date, array in arrays.items():
+            path = getattr(pair, date)
+            if self.bands is not None and array.shape[2] != self.bands:
+                raise DataError(f"{path}: expected {self.bands} bands, found {array.shape[2]}")
+        (h1, w1, c1), (h2, w2, c2) = arrays["t1"].shape, arrays["t2"].shape
+        if (h1, w1) != (h2, w2):
+            raise DataError(
+                f"{pair.t2}: size {w2}×{h2} differs from its partner {pair.t1} ({w1}×{h1})"
+            )
+        if c1 != c2:
+            raise DataError(f"{pair.t2}: {c2} bands but its partner {pair.t1} has {c1}")
+        if pair.label is not None:
+            mask = read_label(pair.label, self.ignore_value, self.label_threshold)
+            if tuple(mask.shape) != (h1, w1):
+                raise DataError(
+                    f"{pair.label}: label size {mask.shape[1]}×{mask.shape[0]} differs from "
+                    f"its image {pair.t1} ({w1}×{h1})"
+                )
+        else:
+            mask = torch.full((h1, w1), IGNORE_INDEX, dtype=torch.int64)
+        return {
+            "t1": image_to_tensor(arrays["t1"], pair.t1, self.value_scale),
+            "t2": image_to_tensor(arrays["t2"], pair.t2, self.value_scale),
+            "mask": mask,
+            "name": pair.name,
+        }
+
+
+def _make_degrader(setting: Any, seed: int | None) -> Callable | None:
+    if setting is None:
+        return None
+    from hicd.degradations import DegradationSetting, Degrader
+
+    if isinstance(setting, str):
+        setting = DegradationSetting.parse(setting)
+    if setting.setting == "clean":
+        return None
+    return Degrader(setting, seed=seed)
+
+
+class BitemporalDataset(PairDataset):
+    """The generic layout: ``root/A``, ``root/B``, ``root/label``, optional ``root/list/SPLIT.txt``.
+
+    Files pair by name (extension ignored). ``split`` selects the names in ``list/SPLIT.txt``;
+    without it every file is used and each must have its partners. ``labels=False`` reads pairs
+    without labels (their mask is all 255). ``t2_dir`` replaces the t2 images by the files of
+    another folder with the same names, e.g. a released degraded test set.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        split: str | None = None,
+        labels: bool = True,
+        t2_dir: str | Path | None = None,
+        **kwargs: Any,
+    ) -> None:
+        root = Path(root)
+        if not root.is_dir():
+            raise DataError(f"{root}: dataset folder not found")
+        names = read_name_list(root / "list" / f"{split}.txt") if split else None
+        pairs = pair_folders(root / "A", root / "B", root / "label" if labels else None, names)
+        if t2_dir is not None:
+            pairs = replace_t2(pairs, Path(t2_dir))
+        self.root = root
+        self.split = split
+        super().__init__(pairs, **kwargs)
+
+
+def replace_t2(pairs: Sequence[PairFiles], folder: Path) -> list[PairFiles]:
+    """Swap every pair's t2 for the file of ``folder`` with the same name (a degraded test set)."""
+    index = index_folder(folder)
+    missing = [pair for pair in pairs if Path(pair.t2).stem not in index]
+    if missing:
+        raise DataError(
+            f"{folder}: no replacement for t2 image {missing[0].t2.name}"
+            f" ({len(missing)} of {len(pairs)} missing)"
+        )
+    return [
+        PairFiles(pair.name, pair.t1, index[Path(pair.t2).stem], pair.label) for pair in pairs
+    ]

@@ -1,0 +1,91 @@
+"""Pairing the files of the two dates and the label by name, never by sorted position."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from hicd.data.io import IMAGE_SUFFIXES
+from hicd.errors import DataError
+
+
+@dataclass(frozen=True)
+class PairFiles:
+    """The files of one bi-temporal sample; ``label`` is None for unlabelled pairs."""
+
+    name: str
+    t1: Path
+    t2: Path
+    label: Path | None = None
+
+
+def index_folder(folder: Path) -> dict[str, Path]:
+    """Map each image's stem to its path; an empty folder or two files with one stem is an error."""
+    if not folder.is_dir():
+        raise DataError(f"{folder}: folder not found")
+    index: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file():
+            continue
+        if path.stem in index:
+            raise DataError(f"{path}: two files share the name '{path.stem}' ({index[path.stem].name})")
+        index[path.stem] = path
+    if not index:
+        raise DataError(f"{folder}: no images found (looked for {', '.join(IMAGE_SUFFIXES)})")
+    return index
+
+
+def read_name_list(path: Path) -> list[str]:
+    """Read a split file: one file name (or stem) per line; blank lines and '#' comments skipped."""
+    if not path.is_file():
+        raise DataError(f"{path}: split list not found")
+    names = [line.strip() for line in path.read_text().splitlines()]
+    names = [Path(name).stem for name in names if name and not name.startswith("#")]
+    if not names:
+        raise DataError(f"{path}: split list is empty")
+    return names
+
+
+def pair_folders(
+    t1_dir: Path,
+    t2_dir: Path,
+    label_dir: Path | None,
+    names: Iterable[str] | None = None,
+) -> list[PairFiles]:
+    """Pair the files of ``t1_dir``, ``t2_dir`` and ``label_dir`` by stem.
+
+    With ``names`` only those samples are taken and each must exist in every folder; without,
+    every file in any folder must have its partners in the others.
+    """
+    folders: dict[str, Path] = {"t1": t1_dir, "t2": t2_dir}
+    if label_dir is not None:
+        folders["label"] = label_dir
+    indexes = {key: index_folder(folder) for key, folder in folders.items()}
+    if names is None:
+        wanted = sorted(set().union(*indexes.values()))
+    else:
+        wanted = list(dict.fromkeys(names))
+    _check_partners(wanted, indexes, folders)
+    return [
+        PairFiles(
+            name=name,
+            t1=indexes["t1"][name],
+            t2=indexes["t2"][name],
+            label=indexes["label"][name] if "label" in indexes else None,
+        )
+        for name in wanted
+    ]
+
+
+def _check_partners(
+    names: list[str], indexes: Mapping[str, Mapping[str, Path]], folders: Mapping[str, Path]
+) -> None:
+    for name in names:
+        present = [key for key in indexes if name in indexes[key]]
+        missing = [key for key in indexes if name not in indexes[key]]
+        if missing:
+            found = indexes[present[0]][name] if present else None
+            where = f"{found}: " if found is not None else f"'{name}': "
+            lacking = ", ".join(f"{folders[key]}/{name}.*" for key in missing)
+            raise DataError(f"{where}missing partner file {lacking}")

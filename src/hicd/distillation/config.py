@@ -1,0 +1,73 @@
+"""Settings of the distillation objective."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from hicd.errors import ConfigError
+
+METHOD_NAMES = ("none", "feature", "logit", "hicd")
+"""Distillation methods: CE only, FitNet feature MSE, logit KD, hierarchical correlation."""
+
+
+@dataclass
+class DistillationConfig:
+    """How the student is trained against the teacher.
+
+    The total loss is ``L_CD + Σ module totals``. For ``hicd``:
+    ``L = L_CD + lambda_sfd·Σ_SFD w_kind·term + lambda_cfd·Σ_CFD w_kind·term``, where ``w_kind`` is
+    ``w_self``, ``w_cross`` or ``w_global``. For ``feature`` and ``logit``:
+    ``L = L_CD + lambda_kd·Σ terms``.
+
+    Attributes:
+        method: one of ``none``, ``feature``, ``logit``, ``hicd``.
+        use_sfd: semantic feature distillation on encoder features (``hicd``; also selects the
+            encoder levels of ``feature``).
+        use_cfd: change feature distillation on change features (``hicd``; also selects the
+            change levels of ``feature``).
+        sfd_levels: encoder levels to distil (indices into ``features_t1``); None = all.
+        cfd_levels: change-feature levels to distil (indices into ``change_features``); None = all.
+        use_self: self-correlation terms (SFD and CFD).
+        use_cross: cross-correlation terms between the two dates (SFD).
+        use_global: global correlation terms across the batch (SFD and CFD).
+        lambda_sfd: weight of the SFD module.
+        lambda_cfd: weight of the CFD module.
+        w_self: weight of each self-correlation term.
+        w_cross: weight of each cross-correlation term.
+        w_global: weight of each global correlation term.
+        temperature: softmax temperature τ of the ``logit`` baseline.
+        lambda_kd: weight of the ``feature`` and ``logit`` baselines' terms.
+        dice_weight: weight of a soft Dice loss added to the cross-entropy (0 = CE only).
+        ignore_index: label value ignored by the change-detection loss.
+    """
+
+    method: str = "hicd"
+    use_sfd: bool = True
+    use_cfd: bool = True
+    sfd_levels: list[int] | None = None
+    cfd_levels: list[int] | None = None
+    use_self: bool = True
+    use_cross: bool = True
+    use_global: bool = True
+    lambda_sfd: float = 1.0
+    lambda_cfd: float = 1.0
+    w_self: float = 1.0
+    w_cross: float = 1.0
+    w_global: float = 1.0
+    temperature: float = 4.0
+    lambda_kd: float = 1.0
+    dice_weight: float = 0.0
+    ignore_index: int = 255
+
+    def __post_init__(self) -> None:
+        if self.method not in METHOD_NAMES:
+            raise ConfigError(
+                f"distillation.method: {self.method!r} is not one of {', '.join(METHOD_NAMES)}"
+            )
+        weights = ("lambda_sfd", "lambda_cfd", "w_self", "w_cross", "w_global", "lambda_kd")
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in (*weights, "dice_weight") and value < 0:
+                raise ConfigError(f"distillation.{f.name}: must be ≥ 0, got {value}")
+        if self.temperature <= 0:
+            raise ConfigError(f"distillation.temperature: must be > 0, got {self.temperature}")

@@ -1,0 +1,120 @@
+"""The Distiller: a frozen teacher on clean images guiding a student on degraded ones."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from hicd.distillation.checkpoint import model_config_of, save_student
+from hicd.distillation.config import DistillationConfig
+from hicd.distillation.methods import METHODS
+from hicd.distillation.task_loss import change_detection_loss
+from hicd.errors import ConfigError
+from hicd.models.output import ChangeOutput
+
+
+@dataclass
+class DistillationOutput:
+    """What :meth:`Distiller.forward` returns.
+
+    Attributes:
+        loss: the weighted total ``L_CD + Σ module totals``, to back-propagate.
+        terms: every unweighted term by name (``"cd"``, ``"sfd/self_t1/l0"``, ...) and each
+            module's weighted total (``"sfd"``, ``"cfd"``, ``"feature"``, ``"logit"``).
+        student: the student's output on the degraded pair.
+        teacher: the teacher's output on the clean pair (None for method ``none``).
+    """
+
+    loss: Tensor
+    terms: dict[str, Tensor]
+    student: ChangeOutput
+    teacher: ChangeOutput | None = None
+
+
+class Distiller(nn.Module):
+    """Teacher (frozen, always in eval mode) and student trained with one distillation method.
+
+    Give the optimiser :meth:`student_parameters`, never :meth:`parameters` (which includes the
+    frozen teacher).
+
+    Args:
+        student: model trained on degraded images; returns :class:`ChangeOutput`.
+        teacher: model trained on clean images; may be None only for method ``none``.
+        config: the distillation objective (default: ``hicd``).
+        student_config: keyword arguments that rebuild the student with
+            ``hicd.models.create_model``, stored by :meth:`save_student`; default: the student's
+            ``config`` attribute if it has one.
+    """
+
+    def __init__(
+        self,
+        student: nn.Module,
+        teacher: nn.Module | None = None,
+        config: DistillationConfig | None = None,
+        student_config: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config or DistillationConfig()
+        self.student = student
+        self.teacher = teacher
+        self.student_config = dict(student_config) if student_config else model_config_of(student)
+        objective = METHODS[self.config.method]
+        if objective.needs_teacher and teacher is None:
+            raise ConfigError(f"distillation.method: {self.config.method!r} needs a teacher model")
+        self.objective = objective.from_models(self.config, student, teacher)
+        if teacher is not None:
+            teacher.requires_grad_(False)
+            teacher.eval()
+
+    def train(self, mode: bool = True) -> Distiller:
+        """Set the student's (and adapters') mode; the teacher stays in eval mode."""
+        super().train(mode)
+        if self.teacher is not None:
+            self.teacher.eval()
+        return self
+
+    def student_parameters(self) -> Iterator[nn.Parameter]:
+        """The trainable parameters: the student's and the objective's (e.g. adapters)."""
+        return chain(self.student.parameters(), self.objective.parameters())
+
+    def forward(
+        self,
+        clean_t1: Tensor | None,
+        clean_t2: Tensor | None,
+        degraded_t1: Tensor,
+        degraded_t2: Tensor,
+        mask: Tensor,
+    ) -> DistillationOutput:
+        """One training step's loss on the same crop: clean pair → teacher, degraded → student.
+
+        Args:
+            clean_t1, clean_t2: clean B×C×H×W images (unused, may be None, for method ``none``).
+            degraded_t1, degraded_t2: degraded B×C×H×W images of the same crop.
+            mask: B×H×W (or B×1×H×W) change labels, ``ignore_index`` where unknown.
+        """
+        teacher_out = None
+        if self.objective.needs_teacher:
+            if clean_t1 is None or clean_t2 is None:
+                raise ConfigError(
+                    f"distillation.method: {self.config.method!r} needs the clean image pair"
+                )
+            self.teacher.eval()
+            with torch.no_grad():
+                teacher_out = self.teacher(clean_t1, clean_t2)
+        student_out: ChangeOutput = self.student(degraded_t1, degraded_t2)
+        terms = change_detection_loss(
+            student_out.logits, mask, self.config.ignore_index, self.config.dice_weight
+        )
+        distilled = self.objective(student_out, teacher_out)
+        terms |= distilled.terms
+        return DistillationOutput(terms["cd"] + distilled.total, terms, student_out, teacher_out)
+
+    def save_student(self, path: str | Path) -> Path:
+        """Write the student alone (state dict + ``student_config``) atomically to ``path``."""
+        return save_student(path, self.student, self.student_config)

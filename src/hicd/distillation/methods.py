@@ -1,0 +1,303 @@
+"""Distillation objectives: none, FitNet feature MSE, logit KD and HiCD correlation distillation.
+
+Each objective is an ``nn.Module`` mapping (student output, teacher output) to a
+:class:`DistillationTerms`; :data:`METHODS` maps ``DistillationConfig.method`` to its builder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from hicd.distillation.config import DistillationConfig
+from hicd.distillation.correlation import (
+    cross_correlation_loss,
+    global_correlation_loss,
+    self_correlation_loss,
+)
+from hicd.errors import ConfigError
+from hicd.models.output import ChangeOutput
+
+
+@dataclass
+class DistillationTerms:
+    """``total`` (weighted, added to L_CD) and every term by name (unweighted, plus totals)."""
+
+    total: Tensor
+    terms: dict[str, Tensor]
+
+
+def resolve_levels(levels: Sequence[int] | None, count: int, option: str) -> list[int]:
+    """Validate ``levels`` against ``count`` available levels; None means all of them."""
+    if count == 0:
+        raise ConfigError(
+            f"distillation.{option}: the model output has no features for this module; "
+            "turn the module off or use a model that returns them"
+        )
+    if levels is None:
+        return list(range(count))
+    bad = [level for level in levels if not -count <= level < count]
+    if bad:
+        raise ConfigError(
+            f"distillation.{option}: levels {bad} out of range for {count} feature levels"
+        )
+    return [level % count for level in levels]
+
+
+def _level_count(student: Sequence[Tensor], teacher: Sequence[Tensor], option: str) -> int:
+    if len(student) != len(teacher):
+        raise ConfigError(
+            f"distillation.{option}: student has {len(student)} feature levels, teacher has "
+            f"{len(teacher)}; choose levels explicitly"
+        )
+    return len(student)
+
+
+def _weighted_total(entries: list[tuple[str, float, Tensor]], scale: float, zero: Tensor) -> Tensor:
+    return scale * sum((w * value for _, w, value in entries), zero)
+
+
+class DistillationObjective(nn.Module):
+    """Base of the objectives: ``forward(student_out, teacher_out) -> DistillationTerms``."""
+
+    needs_teacher = True
+
+    @classmethod
+    def from_models(
+        cls, config: DistillationConfig, student: nn.Module, teacher: nn.Module | None
+    ) -> DistillationObjective:
+        """Build the objective for ``student`` and ``teacher`` (the teacher exists if needed)."""
+        return cls(config)
+
+    def __init__(self, config: DistillationConfig) -> None:
+        super().__init__()
+        self.config = config
+
+
+class NoDistillation(DistillationObjective):
+    """``none``: the student learns from the labels alone."""
+
+    needs_teacher = False
+
+    def forward(self, student: ChangeOutput, teacher: ChangeOutput | None) -> DistillationTerms:
+        return DistillationTerms(student.logits.new_zeros((), dtype=torch.float32), {})
+
+
+class CorrelationDistillation(DistillationObjective):
+    """``hicd``: hierarchical correlation distillation (SFD on encoder, CFD on change features)."""
+
+    def _sfd(self, s: ChangeOutput, t: ChangeOutput) -> list[tuple[str, float, Tensor]]:
+        cfg = self.config
+        count = _level_count(s.features_t1, t.features_t1, "sfd_levels")
+        entries: list[tuple[str, float, Tensor]] = []
+        for level in resolve_levels(cfg.sfd_levels, count, "sfd_levels"):
+            s1, s2 = s.features_t1[level], s.features_t2[level]
+            t1, t2 = t.features_t1[level], t.features_t2[level]
+            kinds: dict[str, tuple[bool, float, Callable[[], Tensor]]] = {
+                "self_t1": (
+                    cfg.use_self,
+                    cfg.w_self,
+                    lambda s1=s1, t1=t1: self_correlation_loss(s1, t1),
+                ),
+                "self_t2": (
+                    cfg.use_self,
+                    cfg.w_self,
+                    lambda s2=s2, t2=t2: self_correlation_loss(s2, t2),
+                ),
+                "cross": (
+                    cfg.use_cross,
+                    cfg.w_cross,
+                    lambda s1=s1, s2=s2, t1=t1, t2=t2: cross_correlation_loss(s1, s2, t1, t2),
+                ),
+                "global": (
+                    cfg.use_global,
+                    cfg.w_global,
+                    lambda s1=s1, s2=s2, t1=t1, t2=t2: global_correlation_loss(
+                        torch.cat([s1, s2]), torch.cat([t1, t2])
+                    ),
+                ),
+            }
+            entries += [
+                (f"sfd/{kind}/l{level}", weight, compute())
+                for kind, (on, weight, compute) in kinds.items()
+                if on
+            ]
+        return entries
+
+    def _cfd(self, s: ChangeOutput, t: ChangeOutput) -> list[tuple[str, float, Tensor]]:
+        cfg = self.config
+        count = _level_count(s.change_features, t.change_features, "cfd_levels")
+        entries: list[tuple[str, float, Tensor]] = []
+        for level in resolve_levels(cfg.cfd_levels, count, "cfd_levels"):
+            fs, ft = s.change_features[level], t.change_features[level]
+            kinds: dict[str, tuple[bool, float, Callable[[], Tensor]]] = {
+                "self": (
+                    cfg.use_self,
+                    cfg.w_self,
+                    lambda fs=fs, ft=ft: self_correlation_loss(fs, ft),
+                ),
+                "global": (
+                    cfg.use_global,
+                    cfg.w_global,
+                    lambda fs=fs, ft=ft: global_correlation_loss(fs, ft),
+                ),
+            }
+            entries += [
+                (f"cfd/{kind}/l{level}", weight, compute())
+                for kind, (on, weight, compute) in kinds.items()
+                if on
+            ]
+        return entries
+
+    def forward(self, student: ChangeOutput, teacher: ChangeOutput | None) -> DistillationTerms:
+        assert teacher is not None
+        cfg = self.config
+        zero = student.logits.new_zeros((), dtype=torch.float32)
+        modules = {
+            "sfd": (cfg.use_sfd, cfg.lambda_sfd, self._sfd),
+            "cfd": (cfg.use_cfd, cfg.lambda_cfd, self._cfd),
+        }
+        terms: dict[str, Tensor] = {}
+        total = zero
+        for name, (on, scale, collect) in modules.items():
+            if not on:
+                continue
+            entries = collect(student, teacher)
+            terms |= {key: value for key, _, value in entries}
+            terms[name] = _weighted_total(entries, scale, zero)
+            total = total + terms[name]
+        return DistillationTerms(total, terms)
+
+
+def _adapter(in_channels: int, out_channels: int) -> nn.Conv2d:
+    """1×1 conv; the identity where channels match, so an identical student starts at zero loss."""
+    conv = nn.Conv2d(in_channels, out_channels, kernel_size=1)
+    if in_channels == out_channels:
+        with torch.no_grad():
+            conv.weight.copy_(torch.eye(in_channels)[:, :, None, None])
+            conv.bias.zero_()
+    return conv
+
+
+@dataclass
+class FeatureChannels:
+    """Channels of each encoder level and each change-feature level of a model."""
+
+    encoder: list[int]
+    change: list[int]
+
+
+def feature_channels(model: nn.Module, probe_size: int = 64) -> FeatureChannels:
+    """Read ``encoder_channels``/``change_channels``, or probe the model once on zeros."""
+    encoder = getattr(model, "encoder_channels", None)
+    change = getattr(model, "change_channels", None)
+    if encoder is not None and change is not None:
+        return FeatureChannels(list(encoder), list(change))
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    x = torch.zeros(1, getattr(model, "in_channels", 3), probe_size, probe_size, device=device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out: ChangeOutput = model(x, x)
+    finally:
+        model.train(was_training)
+    return FeatureChannels(
+        [f.shape[1] for f in out.features_t1], [f.shape[1] for f in out.change_features]
+    )
+
+
+class FeatureDistillation(DistillationObjective):
+    """``feature``: FitNet-style MSE between adapted student features and teacher features.
+
+    A 1×1 conv adapter per level maps student channels to teacher channels; the same encoder
+    adapter serves both dates. Levels follow ``sfd_levels``/``cfd_levels`` and the
+    ``use_sfd``/``use_cfd`` switches.
+    """
+
+    def __init__(
+        self, config: DistillationConfig, student: FeatureChannels, teacher: FeatureChannels
+    ) -> None:
+        super().__init__(config)
+        self.encoder_levels: list[int] = []
+        self.change_levels: list[int] = []
+        if config.use_sfd:
+            count = _level_count(student.encoder, teacher.encoder, "sfd_levels")
+            self.encoder_levels = resolve_levels(config.sfd_levels, count, "sfd_levels")
+        if config.use_cfd:
+            count = _level_count(student.change, teacher.change, "cfd_levels")
+            self.change_levels = resolve_levels(config.cfd_levels, count, "cfd_levels")
+        self.encoder_adapters = nn.ModuleDict(
+            {str(i): _adapter(student.encoder[i], teacher.encoder[i]) for i in self.encoder_levels}
+        )
+        self.change_adapters = nn.ModuleDict(
+            {str(i): _adapter(student.change[i], teacher.change[i]) for i in self.change_levels}
+        )
+
+    @classmethod
+    def from_models(
+        cls, config: DistillationConfig, student: nn.Module, teacher: nn.Module | None
+    ) -> DistillationObjective:
+        assert teacher is not None
+        return cls(config, feature_channels(student), feature_channels(teacher))
+
+    @staticmethod
+    def _mse(adapter: nn.Module, fs: Tensor, ft: Tensor) -> Tensor:
+        mapped = adapter(fs)
+        if mapped.shape != ft.shape:
+            raise ConfigError(
+                f"feature distillation: adapted student shape {tuple(mapped.shape)} does not "
+                f"match teacher shape {tuple(ft.shape)}"
+            )
+        return F.mse_loss(mapped.float(), ft.float())
+
+    def forward(self, student: ChangeOutput, teacher: ChangeOutput | None) -> DistillationTerms:
+        assert teacher is not None
+        terms: dict[str, Tensor] = {}
+        for i in self.encoder_levels:
+            adapter = self.encoder_adapters[str(i)]
+            terms[f"feature/enc_t1/l{i}"] = self._mse(
+                adapter, student.features_t1[i], teacher.features_t1[i]
+            )
+            terms[f"feature/enc_t2/l{i}"] = self._mse(
+                adapter, student.features_t2[i], teacher.features_t2[i]
+            )
+        for i in self.change_levels:
+            adapter = self.change_adapters[str(i)]
+            terms[f"feature/change/l{i}"] = self._mse(
+                adapter, student.change_features[i], teacher.change_features[i]
+            )
+        zero = student.logits.new_zeros((), dtype=torch.float32)
+        terms["feature"] = self.config.lambda_kd * sum(terms.values(), zero)
+        return DistillationTerms(terms["feature"], terms)
+
+
+class LogitDistillation(DistillationObjective):
+    """``logit``: τ²·KL(teacher ‖ student) of the per-pixel softmax at temperature τ.
+
+    Averaged over all pixels (labels, and so ``ignore_index``, play no part).
+    """
+
+    def forward(self, student: ChangeOutput, teacher: ChangeOutput | None) -> DistillationTerms:
+        assert teacher is not None
+        tau = self.config.temperature
+        log_s = F.log_softmax(student.logits.float() / tau, dim=1)
+        log_t = F.log_softmax(teacher.logits.float() / tau, dim=1)
+        kl = F.kl_div(log_s, log_t, log_target=True, reduction="none").sum(dim=1).mean()
+        terms = {"logit/kl": tau**2 * kl}
+        terms["logit"] = self.config.lambda_kd * terms["logit/kl"]
+        return DistillationTerms(terms["logit"], terms)
+
+
+METHODS: dict[str, type[DistillationObjective]] = {
+    "none": NoDistillation,
+    "feature": FeatureDistillation,
+    "logit": LogitDistillation,
+    "hicd": CorrelationDistillation,
+}
+"""Objective class of each ``DistillationConfig.method``; build with ``from_models``."""

@@ -1,0 +1,90 @@
+"""The base class of every change-detection network: input checks, padding and cropping."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from hicd.errors import DataError
+from hicd.models.encoders import Encoder
+from hicd.models.output import ChangeOutput
+from hicd.models.padding import check_pad_mode, is_tracing, pad_to_multiple
+
+
+class ChangeDetectionModel(nn.Module, ABC):
+    """Siamese change detector: ``model(t1, t2) -> ChangeOutput``.
+
+    Both dates go through the same ``encoder`` (shared weights). Inputs of any H×W are padded at the
+    bottom/right to a multiple of ``output_stride`` (``pad_mode``, reflect by default) and the logits
+    are cropped back to H×W; with ``strict_size=True`` such inputs are refused instead. Features in
+    the output are those of the padded input (level at stride s: ceil(H / output_stride) ·
+    output_stride / s rows).
+
+    Attributes:
+        encoder_channels: channels of each encoder level (``features_t1``/``features_t2``).
+        change_channels: channels of each fused level (``change_features``).
+        output_stride: the coarsest encoder stride; inputs are padded to a multiple of it.
+        in_channels: input bands per date.
+        config: keyword arguments that rebuild the architecture with ``create_model(**config)``.
+    """
+
+    def __init__(
+        self,
+        encoder: Encoder,
+        change_channels: list[int],
+        config: dict[str, Any],
+        pad_mode: str = "reflect",
+        strict_size: bool = False,
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.encoder_channels = list(encoder.channels)
+        self.change_channels = list(change_channels)
+        self.output_stride = max(encoder.strides)
+        self.in_channels = int(config["in_channels"])
+        self.pad_mode = check_pad_mode(pad_mode)
+        self.strict_size = strict_size
+        self.config = {**config, "pad_mode": pad_mode, "strict_size": strict_size}
+
+    def encode_pair(self, t1: Tensor, t2: Tensor) -> tuple[list[Tensor], list[Tensor]]:
+        """Run the shared encoder on both dates in one batch; return (features_t1, features_t2)."""
+        batch = t1.shape[0]
+        features = self.encoder(torch.cat([t1, t2], dim=0))
+        return [f[:batch] for f in features], [f[batch:] for f in features]
+
+    def forward(self, t1: Tensor, t2: Tensor) -> ChangeOutput:
+        if not is_tracing():
+            self._check_inputs(t1, t2)
+        height, width = t1.shape[-2:]
+        t1 = pad_to_multiple(t1, self.output_stride, self.pad_mode)
+        t2 = pad_to_multiple(t2, self.output_stride, self.pad_mode)
+        output = self.forward_padded(t1, t2)
+        output.logits = output.logits[..., :height, :width]
+        return output
+
+    @abstractmethod
+    def forward_padded(self, t1: Tensor, t2: Tensor) -> ChangeOutput:
+        """The network on inputs whose H and W are multiples of ``output_stride``."""
+
+    def _check_inputs(self, t1: Tensor, t2: Tensor) -> None:
+        name = self.config["name"]
+        if t1.ndim != 4 or t1.shape != t2.shape:
+            raise DataError(
+                f"model {name!r} needs t1 and t2 of the same B×C×H×W shape, "
+                f"got {tuple(t1.shape)} and {tuple(t2.shape)}"
+            )
+        if t1.shape[1] != self.in_channels:
+            raise DataError(
+                f"model {name!r} was built for in_channels={self.in_channels}, "
+                f"got inputs with {t1.shape[1]} channels"
+            )
+        height, width = t1.shape[-2:]
+        stride = self.output_stride
+        if self.strict_size and (height % stride or width % stride):
+            raise DataError(
+                f"model {name!r} with strict_size=True needs H and W divisible by its stride "
+                f"{stride}, got {height}×{width}; pad the input or build it with strict_size=False"
+            )

@@ -1,0 +1,112 @@
+"""``bit``: a Bitemporal Image Transformer (BIT, Chen et al. 2021) style change detector."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from hicd.errors import ConfigError
+from hicd.models.base import ChangeDetectionModel
+from hicd.models.blocks import ConvBNReLU
+from hicd.models.encoders import DEFAULT_BACKBONE, Pretrained, create_encoder
+from hicd.models.output import ChangeOutput
+from hicd.models.transformer import Transformer
+
+
+class SemanticTokenizer(nn.Module):
+    """Spatial attention → ``num_tokens`` tokens: each token is an attention-weighted pixel sum."""
+
+    def __init__(self, channels: int, num_tokens: int) -> None:
+        super().__init__()
+        self.attention = nn.Conv2d(channels, num_tokens, kernel_size=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        weights = self.attention(x).flatten(2).softmax(dim=-1)  # B×L×HW
+        return weights @ x.flatten(2).transpose(1, 2)  # B×L×C
+
+
+class BIT(ChangeDetectionModel):
+    """BIT-style model on a CNN backbone's stride-4 and stride-8 levels.
+
+    Steps: the shared encoder gives 2 levels (strides 4, 8); the stride-8 map is upsampled, joined
+    to the stride-4 map and projected (3×3 ConvBNReLU) to ``decoder_channels`` C; a semantic
+    tokenizer turns each date into ``num_tokens`` L tokens; a transformer encoder runs over the 2L
+    tokens of both dates (learned positional embedding); a transformer decoder lets each date's
+    pixels (queries) attend to that date's tokens; |difference| of the two refined maps is the
+    change feature; a head (3×3 ConvBNReLU + 1×1 conv) gives logits at stride 4, upsampled
+    bilinearly to the input size.
+
+    ``features_t1``/``features_t2``: 2 maps (``encoder_channels``, 24 and 32 for tv_mobilenet_v2)
+    at strides 4 and 8. ``change_features``: 1 map of C channels at stride 4. ``output_stride`` 8.
+    """
+
+    def __init__(
+        self,
+        backbone: str = DEFAULT_BACKBONE,
+        pretrained: Pretrained = None,
+        in_channels: int = 3,
+        decoder_channels: int = 32,
+        num_tokens: int = 4,
+        num_heads: int = 4,
+        encoder_depth: int = 1,
+        decoder_depth: int = 1,
+        mlp_ratio: int = 2,
+        pad_mode: str = "reflect",
+        strict_size: bool = False,
+    ) -> None:
+        if decoder_channels % num_heads:
+            raise ConfigError(
+                f"decoder_channels={decoder_channels} must be divisible by num_heads={num_heads}"
+            )
+        encoder = create_encoder(backbone, 2, pretrained, in_channels)
+        config = {
+            "name": "bit",
+            "backbone": backbone,
+            "in_channels": in_channels,
+            "decoder_channels": decoder_channels,
+            "num_tokens": num_tokens,
+            "num_heads": num_heads,
+            "encoder_depth": encoder_depth,
+            "decoder_depth": decoder_depth,
+            "mlp_ratio": mlp_ratio,
+        }
+        super().__init__(encoder, [decoder_channels], config, pad_mode, strict_size)
+        dim = decoder_channels
+        self.project = ConvBNReLU(sum(encoder.channels), dim)
+        self.tokenizer = SemanticTokenizer(dim, num_tokens)
+        self.token_position = nn.Parameter(torch.randn(1, 2 * num_tokens, dim) * 0.02)
+        self.token_encoder = Transformer(dim, encoder_depth, num_heads, mlp_ratio * dim)
+        self.token_decoder = Transformer(dim, decoder_depth, num_heads, mlp_ratio * dim)
+        self.head = nn.Sequential(ConvBNReLU(dim, dim), nn.Conv2d(dim, 2, 1))
+
+    def _pixels(self, levels: list[Tensor]) -> Tensor:
+        finest = levels[0]
+        scale = float(self.encoder.strides[-1] // self.encoder.strides[0])
+        coarse = F.interpolate(levels[-1], scale_factor=scale, mode="bilinear", align_corners=False)
+        return self.project(torch.cat([finest, coarse], dim=1))
+
+    def _decode(self, pixels: Tensor, tokens: Tensor) -> Tensor:
+        queries = pixels.flatten(2).transpose(1, 2)  # B×HW×C
+        return self.token_decoder(queries, tokens).transpose(1, 2).reshape_as(pixels)
+
+    def forward_padded(self, t1: Tensor, t2: Tensor) -> ChangeOutput:
+        batch = t1.shape[0]
+        levels = self.encoder(torch.cat([t1, t2], dim=0))  # shared weights, both dates at once
+        features_t1 = [level[:batch] for level in levels]
+        features_t2 = [level[batch:] for level in levels]
+        pixels = self._pixels(levels)  # 2B×C×h×w, both dates
+        tokens = self.tokenizer(pixels)  # 2B×L×C
+        joint = torch.cat([tokens[:batch], tokens[batch:]], dim=1) + self.token_position
+        joint = self.token_encoder(joint)  # B×2L×C
+        num_tokens = tokens.shape[1]
+        tokens = torch.cat([joint[:, :num_tokens], joint[:, num_tokens:]], dim=0)
+        refined = self._decode(pixels, tokens)
+        change = (refined[:batch] - refined[batch:]).abs()
+        logits = F.interpolate(
+            self.head(change),
+            scale_factor=float(self.encoder.strides[0]),
+            mode="bilinear",
+            align_corners=False,
+        )
+        return ChangeOutput(logits, features_t1, features_t2, [change])

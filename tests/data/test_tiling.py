@@ -1,0 +1,32 @@
+import pytest
+import torch
+
+from hicd.data import grid_windows
+from hicd.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "tile", "overlap"),
+    [(1024, 1024, 256, 0), (1024, 1024, 256, 64), (724, 1048, 256, 32), (100, 90, 256, 0)],
+)
+def test_windows_cover_image_inside_bounds(height, width, tile, overlap) -> None:
+    covered = torch.zeros(height, width, dtype=torch.int32)
+    windows = grid_windows(height, width, tile, overlap)
+    for window in windows:
+        assert window.top + window.height <= height and window.left + window.width <= width
+        covered[window.slices] += 1
+    assert covered.min() >= 1
+    assert windows == grid_windows(height, width, tile, overlap)
+
+
+def test_window_count_and_overlap() -> None:
+    assert len(grid_windows(1024, 1024, 256, 0)) == 16
+    tops = sorted({w.top for w in grid_windows(1024, 1024, 256, 64)})
+    assert tops == [0, 192, 384, 576, 768]
+
+
+def test_bad_tiling_options() -> None:
+    with pytest.raises(ConfigError, match="overlap must be in"):
+        grid_windows(10, 10, 8, 8)
+    with pytest.raises(ConfigError, match="tile must be positive"):
+        grid_windows(10, 10, 0)
