@@ -74,7 +74,7 @@ def test_bandon(tmp_path, png_writer, pair_maker) -> None:
 
 def test_bandon_errors(tmp_path, png_writer, pair_maker) -> None:
     make_bandon(tmp_path, png_writer, pair_maker)
-    with pytest.raises(DataError, match="list_BANDON_val.txt: BANDON list file not found"):
+    with pytest.raises(DataError, match=r"list_BANDON_val\.txt: BANDON list file not found"):
         BANDON(tmp_path, split="val")
     (tmp_path / "imgs" / "sh" / "t2" / "L81_0.jpg").unlink()
     with pytest.raises(DataError, match=r"sh/t2/L81_0\.jpg: missing file listed in .*train\.txt:3"):

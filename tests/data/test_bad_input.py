@@ -19,7 +19,9 @@ def test_pair_sizes_differ(tmp_path, png_writer, pair_maker) -> None:
     t1, _, label = pair_maker(0, size=(32, 48))
     _, t2, _ = pair_maker(1, size=(30, 48))
     write_set(tmp_path, png_writer, t1, t2, label)
-    with pytest.raises(DataError, match=r"B/x\.png: size 48×30 differs from its partner .*A/x\.png"):
+    with pytest.raises(
+        DataError, match=r"B/x\.png: size 48×30 differs from its partner .*A/x\.png"
+    ):
         BitemporalDataset(tmp_path)[0]
 
 
@@ -49,7 +51,9 @@ def test_non_binary_label(tmp_path, png_writer, pair_maker) -> None:
     label = np.zeros(t1.shape[:2], np.uint8)
     label[0, :3] = (1, 128, 255)
     write_set(tmp_path, png_writer, t1, t2, label)
-    with pytest.raises(DataError, match=r"label/x\.png: label is not binary; found values \[0, 1, 128, 255\]"):
+    with pytest.raises(
+        DataError, match=r"label/x\.png: label is not binary; found values \[0, 1, 128, 255\]"
+    ):
         BitemporalDataset(tmp_path)[0]
 
 

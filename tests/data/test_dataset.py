@@ -28,7 +28,7 @@ def test_every_shared_set_loads(shared_data: Path, name: str) -> None:
         assert sample["t1"].shape == sample["t2"].shape
         assert sample["mask"].shape == sample["t1"].shape[1:]
         assert set(sample["mask"].unique().tolist()) <= {0, 1}
-        assert 0.0 <= sample["t1"].min() and sample["t2"].max() <= 1.0
+        assert sample["t1"].min() >= 0.0 and sample["t2"].max() <= 1.0
 
 
 def test_unlabelled_split_reads_without_labels(shared_data: Path) -> None:
@@ -100,7 +100,7 @@ def test_multiband_geotiff(tmp_path: Path, png_writer) -> None:
     png_writer(tmp_path / "label" / "s2.png", np.zeros((16, 24), np.uint8))
     sample = BitemporalDataset(tmp_path, bands=6, value_scale=10000)[0]
     assert sample["t1"].shape == (6, 16, 24)
-    assert 0 <= sample["t1"].min() and sample["t1"].max() <= 1
+    assert sample["t1"].min() >= 0 and sample["t1"].max() <= 1
 
 
 def test_collate_keeps_names_and_stacks_tensors(generic_dataset) -> None:

@@ -16,7 +16,14 @@ def test_golden_values() -> None:
     scores = {k: float(v) for k, v in metric.compute().items()}
     expected_kappa = (0.7 - (4 * 5 + 6 * 5) / 100) / (1 - 0.5)
     assert scores == pytest.approx(
-        {"precision": 0.75, "recall": 0.6, "f1": 6 / 9, "iou": 0.5, "oa": 0.7, "kappa": expected_kappa}
+        {
+            "precision": 0.75,
+            "recall": 0.6,
+            "f1": 6 / 9,
+            "iou": 0.5,
+            "oa": 0.7,
+            "kappa": expected_kappa,
+        }
     )
 
 
@@ -52,7 +59,12 @@ def test_zero_division_gives_zero() -> None:
     zero = torch.tensor(0)
     scores = scores_from_counts(tp=zero, fp=zero, tn=torch.tensor(5), fn=zero)
     assert {k: float(v) for k, v in scores.items()} == {
-        "precision": 0.0, "recall": 0.0, "f1": 0.0, "iou": 0.0, "oa": 1.0, "kappa": 0.0
+        "precision": 0.0,
+        "recall": 0.0,
+        "f1": 0.0,
+        "iou": 0.0,
+        "oa": 1.0,
+        "kappa": 0.0,
     }
 
 

@@ -6,10 +6,18 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from hicd.data.io import IGNORE_INDEX, image_to_tensor, read_image, read_label
+from hicd.data.io import (
+    IGNORE_INDEX,
+    image_to_tensor,
+    pixel_scale,
+    quantize,
+    read_image,
+    read_label,
+)
 from hicd.data.pairing import PairFiles, index_folder, pair_folders, read_name_list
 from hicd.errors import DataError
 
@@ -72,10 +80,13 @@ class PairDataset(Dataset[Sample]):
 
     def __getitem__(self, index: int) -> Sample:
         pair = self.pairs[index]
-        sample = self.read_pair(pair)
+        sample, scales = self._read(pair)
         if self._degrader is not None:
-            degraded, records = self._degrader(sample[self.degraded_date][None], names=[pair.name])
-            sample[self.degraded_date] = degraded[0]
+            date = self.degraded_date
+            degraded, records = self._degrader(sample[date][None], names=[pair.name])
+            # Stored as the integer image it would be on disk, so this matches `hicd degrade`.
+            is_integer = scales[date] is not None
+            sample[date] = quantize(degraded[0], scales[date]) if is_integer else degraded[0]
             sample["degradation"] = records[0]
             sample["degraded_date"] = self.degraded_date
         if self.transform is not None:
@@ -84,6 +95,9 @@ class PairDataset(Dataset[Sample]):
 
     def read_pair(self, pair: PairFiles) -> Sample:
         """Read one pair from disk and check that its parts agree."""
+        return self._read(pair)[0]
+
+    def _read(self, pair: PairFiles) -> tuple[Sample, dict[str, float | None]]:
         arrays = {date: read_image(getattr(pair, date)) for date in ("t1", "t2")}
         for date, array in arrays.items():
             path = getattr(pair, date)
@@ -105,12 +119,19 @@ class PairDataset(Dataset[Sample]):
                 )
         else:
             mask = torch.full((h1, w1), IGNORE_INDEX, dtype=torch.int64)
-        return {
+        sample = {
             "t1": image_to_tensor(arrays["t1"], pair.t1, self.value_scale),
             "t2": image_to_tensor(arrays["t2"], pair.t2, self.value_scale),
             "mask": mask,
             "name": pair.name,
         }
+        scales = {
+            date: pixel_scale(array, getattr(pair, date), self.value_scale)
+            if np.issubdtype(array.dtype, np.integer)
+            else None
+            for date, array in arrays.items()
+        }
+        return sample, scales
 
 
 def _make_degrader(setting: Any, seed: int | None) -> Callable | None:
@@ -163,6 +184,4 @@ def replace_t2(pairs: Sequence[PairFiles], folder: Path) -> list[PairFiles]:
             f"{folder}: no replacement for t2 image {missing[0].t2.name}"
             f" ({len(missing)} of {len(pairs)} missing)"
         )
-    return [
-        PairFiles(pair.name, pair.t1, index[Path(pair.t2).stem], pair.label) for pair in pairs
-    ]
+    return [PairFiles(pair.name, pair.t1, index[Path(pair.t2).stem], pair.label) for pair in pairs]

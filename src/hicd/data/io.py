@@ -61,21 +61,32 @@ def _read_with_rasterio(path: Path) -> np.ndarray:
         raise DataError(f"{path}: unreadable or truncated raster ({error})") from error
 
 
-def image_to_tensor(array: np.ndarray, path: str | Path, value_scale: float | None = None) -> torch.Tensor:
-    """Convert an H×W×C image array to a float32 C×H×W tensor in [0, 1].
+def pixel_scale(array: np.ndarray, path: str | Path, value_scale: float | None = None) -> float:
+    """The pixel value that maps to 1.0: ``value_scale`` if given, else the integer dtype's
+    maximum (255 for uint8, 65535 for uint16) or 1.0 for float images."""
+    if value_scale is not None:
+        return float(value_scale)
+    if np.issubdtype(array.dtype, np.integer):
+        return float(np.iinfo(array.dtype).max)
+    if np.issubdtype(array.dtype, np.floating):
+        return 1.0
+    raise DataError(f"{path}: unsupported pixel type {array.dtype}")
 
-    ``value_scale`` is the value that maps to 1.0; by default the dtype's maximum for integer
-    images (255 for uint8, 65535 for uint16) and 1.0 for float images. Values are clipped to [0, 1].
-    """
-    if value_scale is None:
-        if np.issubdtype(array.dtype, np.integer):
-            value_scale = float(np.iinfo(array.dtype).max)
-        elif np.issubdtype(array.dtype, np.floating):
-            value_scale = 1.0
-        else:
-            raise DataError(f"{path}: unsupported pixel type {array.dtype}")
+
+def image_to_tensor(
+    array: np.ndarray, path: str | Path, value_scale: float | None = None
+) -> torch.Tensor:
+    """Convert an H×W×C image array to a float32 C×H×W tensor in [0, 1] (see ``pixel_scale``);
+    values are clipped to [0, 1]."""
+    scale = pixel_scale(array, path, value_scale)
     tensor = torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1))).to(torch.float32)
-    return (tensor / value_scale).clamp_(0.0, 1.0)
+    return (tensor / scale).clamp_(0.0, 1.0)
+
+
+def quantize(tensor: torch.Tensor, scale: float) -> torch.Tensor:
+    """Round a [0, 1] tensor to the levels of an integer image whose maximum maps to ``scale``,
+    as saving it to disk would."""
+    return torch.round(tensor * scale) / scale
 
 
 def read_label(
@@ -88,13 +99,11 @@ def read_label(
     SV-CD's JPEG labels): values >= threshold become change. Anything else is an error.
     """
     array = read_image(path)
-    if array.shape[2] > 1:
-        if not all(np.array_equal(array[:, :, 0], array[:, :, c]) for c in range(1, array.shape[2])):
-            if threshold is None:
-                raise DataError(
-                    f"{path}: a label must have one band, found {array.shape[2]} different bands"
-                )
-        array = array[:, :, :1]
+    bands = array.shape[2]
+    same_bands = all(np.array_equal(array[:, :, 0], array[:, :, c]) for c in range(1, bands))
+    if not same_bands and threshold is None:
+        raise DataError(f"{path}: a label must have one band, found {bands} different bands")
+    array = array[:, :, :1]
     values = array[:, :, 0].astype(np.int64)
     ignored = values == ignore_value if ignore_value is not None else np.zeros_like(values, bool)
     if threshold is not None:

@@ -29,7 +29,9 @@ def index_folder(folder: Path) -> dict[str, Path]:
         if path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file():
             continue
         if path.stem in index:
-            raise DataError(f"{path}: two files share the name '{path.stem}' ({index[path.stem].name})")
+            raise DataError(
+                f"{path}: two files share the name '{path.stem}' ({index[path.stem].name})"
+            )
         index[path.stem] = path
     if not index:
         raise DataError(f"{folder}: no images found (looked for {', '.join(IMAGE_SUFFIXES)})")
@@ -62,10 +64,8 @@ def pair_folders(
     if label_dir is not None:
         folders["label"] = label_dir
     indexes = {key: index_folder(folder) for key, folder in folders.items()}
-    if names is None:
-        wanted = sorted(set().union(*indexes.values()))
-    else:
-        wanted = list(dict.fromkeys(names))
+    everything = sorted(set().union(*indexes.values()))
+    wanted = everything if names is None else list(dict.fromkeys(names))
     _check_partners(wanted, indexes, folders)
     return [
         PairFiles(

@@ -36,6 +36,7 @@ DEFAULT_SPLITS: Mapping[str, int] = MappingProxyType({"train": 64, "val": 16, "t
 
 _F32 = np.float32
 _MIN_SIDE = 16
+_NOISE_BASE = 4  # noise octaves are summed on a grid this many pixels apart
 _CHANGE_PROBABILITY = 0.85  # share of scenes with changed buildings
 _REF_AREA = 256 * 256  # densities below are given per 256×256 pixels (about 0.5 m per pixel)
 
@@ -60,7 +61,7 @@ _ROOF = np.array(
     ],
     _F32,
 )
-_ROOF_CDF = tuple(np.cumsum([0.22, 0.22, 0.14, 0.12, 0.1, 0.08, 0.05, 0.07]).tolist()[:-1]) + (1.0,)
+_ROOF_CDF = (0.22, 0.44, 0.58, 0.70, 0.80, 0.88, 0.93, 1.0)  # cumulative shares of _ROOF
 _MARKING = np.array([[0.92], [0.91], [0.85]], _F32)
 # Seasonal multiplicative tints of vegetation (dry/autumn, lush/spring, pale/winter).
 _TINTS = np.array([[0.30, 0.10, -0.12], [-0.15, 0.08, -0.10], [0.15, 0.05, 0.10]], _F32)
@@ -125,7 +126,9 @@ class SyntheticChangeDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> dict:
         if not 0 <= i < self.num_pairs:
-            raise IndexError(f"SyntheticChangeDataset: index {i} out of range 0..{self.num_pairs - 1}")
+            raise IndexError(
+                f"SyntheticChangeDataset: index {i} out of range 0..{self.num_pairs - 1}"
+            )
         t1, t2, mask = generate_pair(self.seed, i, self.size)
         return {
             "t1": _to_tensor(t1),
@@ -152,7 +155,9 @@ def write_synthetic_dataset(
         if not split or "/" in split or "\\" in split:
             raise ConfigError(f"write_synthetic_dataset: invalid split name {split!r}")
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            raise ConfigError(f"write_synthetic_dataset: splits[{split!r}] must be >= 0, got {count!r}")
+            raise ConfigError(
+                f"write_synthetic_dataset: splits[{split!r}] must be >= 0, got {count!r}"
+            )
     root = Path(root)
     folders = {key: root / key for key in ("A", "B", "label", "list")}
     for folder in folders.values():
@@ -179,17 +184,51 @@ def write_synthetic_dataset(
 # ---------------------------------------------------------------------------------------------
 
 
+class _Draws:
+    """Scalar random draws, taken from the generator in batches (numpy's per-call cost dominates
+    single draws). Normal draws use the Irwin–Hall sum, so only arithmetic is involved."""
+
+    def __init__(self, rng: np.random.Generator, batch: int = 256) -> None:
+        self.rng, self.batch = rng, batch
+        self._pool: list[float] = []
+
+    def random(self) -> float:
+        if not self._pool:
+            self._pool = self.rng.random(self.batch).tolist()
+        return self._pool.pop()
+
+    def uniform(self, low: float, high: float) -> float:
+        return low + (high - low) * self.random()
+
+    def normal(self, sd: float) -> float:
+        return (
+            (self.random() + self.random() + self.random() + self.random() - 2.0) * sd * 1.7320508
+        )
+
+    def index(self, n: int) -> int:
+        return int(self.random() * n)
+
+    def choice(self, cdf: tuple[float, ...]) -> int:
+        """Index drawn with cumulative probabilities ``cdf`` (last entry 1)."""
+        return bisect.bisect_right(cdf, self.random())
+
+    def colour(self, palette: np.ndarray, jitter: float, cdf: tuple[float, ...] | None = None):
+        """A palette entry (uniform or by ``cdf``), each channel scaled by 1 ± jitter."""
+        row = self.choice(cdf) if cdf else self.index(len(palette))
+        return _colour([c * self.uniform(1 - jitter, 1 + jitter) for c in palette[row].tolist()])
+
+
 class _Scene:
     """Draws one scene's random layout at construction; ``render`` makes both dates."""
 
     def __init__(self, rng: np.random.Generator, h: int, w: int) -> None:
-        self.rng, self.h, self.w = rng, h, w
+        self.rng, self.draw, self.h, self.w = rng, _Draws(rng), h, w
         self.area_scale = h * w / _REF_AREA
         self.ys = np.arange(h, dtype=_F32)[:, None]
         self.xs = np.arange(w, dtype=_F32)[None, :]
-        angle = rng.uniform(0.0, 2.0 * math.pi)
+        angle = self.draw.uniform(0.0, 2.0 * math.pi)
         self.sun = (math.sin(angle), math.cos(angle))  # direction shadows fall, (dy, dx)
-        self.shade = _colour(np.array([0.40, 0.43, 0.54]) * rng.uniform(0.8, 1.15))
+        self.shade = _colour(np.array([0.40, 0.43, 0.54]) * self.draw.uniform(0.8, 1.15))
         self.grain = _random_bytes(rng, (h, w)).view(np.uint8) * _F32(1.0 / 255.0)
         self.image, self.veg = self._ground()
         self.occupied = self._roads()
@@ -198,70 +237,82 @@ class _Scene:
 
     # -- layers ----------------------------------------------------------------------------
 
+    def _fbm(self, cells: tuple[int, ...], gains: tuple[float, ...]) -> np.ndarray:
+        """Value noise in [0, 1] on the coarse grid; ``_full`` brings it to pixel resolution."""
+        return _fbm_grid(self.rng, self.h, self.w, cells, gains)
+
+    def _full(self, grid: np.ndarray) -> np.ndarray:
+        return _upsample(grid, self.h, self.w, _NOISE_BASE, smooth=False)
+
     def _ground(self) -> tuple[np.ndarray, np.ndarray]:
-        rng, h, w = self.rng, self.h, self.w
-        land = _fbm(rng, h, w, (128, 64, 32, 16), (1.0, 0.6, 0.35, 0.2))
-        detail = _fbm(rng, h, w, (32, 16, 8, 4), (1.0, 0.7, 0.5, 0.35))
-        grass_cover = rng.uniform(0.2, 0.8)
-        veg = _smoothstep(grass_cover - 0.12, grass_cover + 0.12, land)
-        soil, grass = _pick(rng, _SOIL, 0.06), _pick(rng, _GRASS, 0.06)
-        image = soil + veg * (grass - soil)
-        image *= 0.8 + 0.3 * detail + 0.12 * self.grain
+        draw = self.draw
+        land = self._fbm((128, 64, 32, 16), (1.0, 0.6, 0.35, 0.2))
+        detail = self._fbm((32, 16, 8, 4), (1.0, 0.7, 0.5, 0.35))
+        grass_cover = draw.uniform(0.2, 0.8)
+        veg = self._full(_smoothstep(grass_cover - 0.12, grass_cover + 0.12, land))
+        soil, grass = draw.colour(_SOIL, 0.06), draw.colour(_GRASS, 0.06)
+        image = veg * (grass - soil)
+        image += soil
+        brightness = self._full(0.8 + 0.3 * detail)
+        brightness += 0.12 * self.grain
+        image *= brightness
         return image, veg
 
     def _roads(self) -> np.ndarray:
         """Paint 0–3 roads; return the mask of pixels where buildings may not stand."""
-        rng = self.rng
+        draw = self.draw
         occupied = np.zeros((self.h, self.w), bool)
-        count = _choice(rng, (0.2, 0.6, 0.9, 1.0))
-        texture = _fbm(rng, self.h, self.w, (8, 4), (1.0, 0.6))
-        shading = 0.9 + 0.15 * texture + 0.06 * self.grain
+        count = draw.choice((0.2, 0.6, 0.9, 1.0))
+        if count == 0:
+            return occupied
+        shading = self._full(0.9 + 0.15 * self._fbm((8, 4), (1.0, 0.6)))
+        shading += 0.06 * self.grain
         for _ in range(count):
             u, v, width = self._road_geometry()
             dist = np.abs(u)
-            paving = _pick(rng, _PAVEMENT, 0.04)
-            if rng.random() < 0.5:  # kerb / sidewalk band
+            paving = draw.colour(_PAVEMENT, 0.04)
+            if draw.random() < 0.5:  # kerb / sidewalk band
                 walk = np.clip(width / 2 + 2.5 - dist, 0.0, 1.0)
-                self._paint(walk, _pick(rng, _PAVEMENT[2:], 0.03), shading)
+                self._paint(walk, draw.colour(_PAVEMENT[2:], 0.03), shading)
                 occupied |= walk > 0
             road = np.clip(width / 2 + 0.5 - dist, 0.0, 1.0)
             self._paint(road, paving, shading)
             occupied |= road > 0
-            if width >= 10 and rng.random() < 0.7:
-                period = rng.uniform(10.0, 18.0)
-                dashes = (dist < 0.8) & (v % period < period * 0.5)
-                self.image[:, dashes] = _MARKING
+            if width >= 10 and draw.random() < 0.7:
+                period = draw.uniform(10.0, 18.0)
+                centre = np.nonzero(dist < 0.8)
+                dashes = v[centre] % period < period * 0.5
+                self.image[:, centre[0][dashes], centre[1][dashes]] = _MARKING
         return _dilate(occupied, 2)
 
     def _road_geometry(self) -> tuple[np.ndarray, np.ndarray, float]:
         """Across (u) and along (v) coordinates of a straight or curved road, and its width."""
-        rng = self.rng
-        axis = (0.0, 0.5 * math.pi, rng.uniform(0.0, math.pi))[_choice(rng, (0.4, 0.8, 1.0))]
-        angle = axis + rng.normal(0.0, 0.03)
-        cy, cx = rng.uniform(0.1, 0.9) * self.h, rng.uniform(0.1, 0.9) * self.w
+        draw = self.draw
+        axis = (0.0, 0.5 * math.pi, draw.uniform(0.0, math.pi))[draw.choice((0.4, 0.8, 1.0))]
+        angle = axis + draw.normal(0.03)
+        cy, cx = draw.uniform(0.1, 0.9) * self.h, draw.uniform(0.1, 0.9) * self.w
         ny, nx = math.sin(angle), math.cos(angle)
         dy, dx = self.ys - cy, self.xs - cx
         u = dx * nx + dy * ny
         v = dy * nx - dx * ny
-        if rng.random() < 0.35:
-            bend = rng.uniform(0.4, 1.5) * (1 if rng.random() < 0.5 else -1) / max(self.h, self.w)
+        if draw.random() < 0.35:
+            bend = draw.uniform(0.4, 1.5) * (1 if draw.random() < 0.5 else -1) / max(self.h, self.w)
             u += bend * v * v
-        return u, v, rng.uniform(6.0, 16.0)
+        return u, v, draw.uniform(6.0, 16.0)
 
     def _trees(self) -> np.ndarray:
         """Paint woodland and scattered trees; return their soft cast-shadow map."""
-        rng, h, w = self.rng, self.h, self.w
-        woods = _fbm(rng, h, w, (96, 48, 24), (1.0, 0.5, 0.25))
-        crowns = _fbm(rng, h, w, (12, 8, 4), (1.0, 0.5, 0.25))
-        cover = rng.uniform(0.0, 0.4)
-        zone = _smoothstep(1.0 - cover, 1.08 - cover, woods)
+        draw, h, w = self.draw, self.h, self.w
+        cover = draw.uniform(0.0, 0.4)
+        woods = _smoothstep(1.0 - cover, 1.08 - cover, self._fbm((96, 48, 24), (1.0, 0.5, 0.25)))
+        crowns = self._full(self._fbm((12, 8, 4), (1.0, 0.5, 0.25)))
         height = np.clip((crowns - 0.35) * 2.5, 0.0, 1.0)
-        height *= zone
-        for _ in range(round(rng.uniform(4, 40) * self.area_scale)):
-            cy, cx = int(rng.random() * h), int(rng.random() * w)
+        height *= self._full(woods)
+        for _ in range(round(draw.uniform(4, 40) * self.area_scale)):
+            cy, cx = draw.index(h), draw.index(w)
+            dome = _dome(round(draw.uniform(2.5, 7.0) * 2) / 2)
             if self.occupied[cy, cx]:
                 continue
-            dome = _dome(round(rng.uniform(2.5, 7.0) * 2) / 2)
             r = dome.shape[0] // 2
             top, left = max(cy - r, 0), max(cx - r, 0)
             bottom, right = min(cy + r + 1, h), min(cx + r + 1, w)
@@ -270,50 +321,55 @@ class _Scene:
         height *= ~self.occupied
         canopy = np.clip(height * 4.0, 0.0, 1.0)
         sy, sx = self.sun
-        lit = height - _shift(height, round(-2 * sy), round(-2 * sx))
-        shading = 0.75 + 0.8 * lit + 0.5 * crowns + 0.15 * self.grain
-        self._paint(canopy, _pick(rng, _TREE, 0.08), shading)
+        shading = height - _shift(height, round(-2 * sy), round(-2 * sx))  # lit side
+        shading *= 0.8
+        shading += 0.5 * crowns + 0.75
+        shading += 0.15 * self.grain
+        self._paint(canopy, draw.colour(_TREE, 0.08), shading)
         np.maximum(self.veg * ~self.occupied, canopy, out=self.veg)
-        length = rng.uniform(2.0, 5.0)
+        length = draw.uniform(2.0, 5.0)
         shadow = _shift(canopy, round(length * sy), round(length * sx))
-        return shadow * (1.0 - canopy)
+        shadow *= 1.0 - canopy
+        return shadow
 
     def _buildings(self) -> list[_Building]:
-        rng, h, w = self.rng, self.h, self.w
+        draw, h, w = self.draw, self.h, self.w
         hi = min(40, min(h, w) // 3)
         lo = min(8, hi)
         occupied = self.occupied.copy()
         buildings: list[_Building] = []
 
         def place(present: tuple[bool, bool], centre: tuple[float, float] | None) -> int:
-            side = rng.uniform(lo, hi)
-            short = max(round(side / rng.uniform(1.0, 2.0)), lo)
-            bh, bw = (round(side), short) if rng.random() < 0.5 else (short, round(side))
+            side = draw.uniform(lo, hi)
+            short = max(round(side / draw.uniform(1.0, 2.0)), lo)
+            bh, bw = (round(side), short) if draw.random() < 0.5 else (short, round(side))
             if centre is None:
-                top, left = int(rng.random() * (h - bh + 1)), int(rng.random() * (w - bw + 1))
+                top, left = draw.index(h - bh + 1), draw.index(w - bw + 1)
             else:
-                top = int(min(max(centre[0] + rng.normal(0, 35) - bh / 2, 0), h - bh))
-                left = int(min(max(centre[1] + rng.normal(0, 35) - bw / 2, 0), w - bw))
+                top = int(min(max(centre[0] + draw.normal(35) - bh / 2, 0), h - bh))
+                left = int(min(max(centre[1] + draw.normal(35) - bw / 2, 0), w - bw))
             gap = 3
-            if occupied[max(top - gap, 0) : top + bh + gap, max(left - gap, 0) : left + bw + gap].any():
+            if occupied[
+                max(top - gap, 0) : top + bh + gap, max(left - gap, 0) : left + bw + gap
+            ].any():
                 return 0
             occupied[top : top + bh, left : left + bw] = True
-            patch = _roof(rng, bh, bw, self.sun, self.grain[top : top + bh, left : left + bw])
-            buildings.append(_Building(top, left, patch, rng.uniform(2.5, 8.0), present))
+            patch = _roof(draw, bh, bw, self.sun, self.grain[top : top + bh, left : left + bw])
+            buildings.append(_Building(top, left, patch, draw.uniform(2.5, 8.0), present))
             return bh * bw
 
-        for _ in range(round(rng.uniform(6, 40) * self.area_scale)):
+        for _ in range(round(draw.uniform(6, 40) * self.area_scale)):
             place((True, True), None)
-        if rng.random() < _CHANGE_PROBABILITY:
-            target = rng.uniform(0.02, 0.12) * h * w
+        if draw.random() < _CHANGE_PROBABILITY:
+            target = draw.uniform(0.02, 0.12) * h * w
             cap = 0.15 * h * w
-            appear = rng.uniform(0.3, 0.9)
-            centre = (rng.random() * h, rng.random() * w) if rng.random() < 0.5 else None
+            appear = draw.uniform(0.3, 0.9)
+            centre = (draw.random() * h, draw.random() * w) if draw.random() < 0.5 else None
             area = 0
             for _ in range(round(60 * max(self.area_scale, 0.5))):
                 if area >= target:
                     break
-                new = rng.random() < appear
+                new = draw.random() < appear
                 added = place((not new, new), centre)
                 if area + added > cap:
                     buildings.pop()
@@ -328,48 +384,56 @@ class _Scene:
             return
         window = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
         target = self.image[:, window[0], window[1]]
-        target += alpha[window] * (colour * shading[window] - target)
+        paint = colour * shading[window]
+        paint -= target
+        paint *= alpha[window]
+        target += paint
 
     # -- dates -----------------------------------------------------------------------------
 
     def render(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        rng, h, w = self.rng, self.h, self.w
+        draw, h, w = self.draw, self.h, self.w
         mask = np.zeros((h, w), np.uint8)
         for b in self.buildings:
             if b.present[0] != b.present[1]:
                 mask[b.rows, b.cols] = 1
-        tint = _colour(_TINTS[int(rng.random() * len(_TINTS))] * rng.uniform(0.3, 1.0))
-        noise = _random_bytes(rng, (3, h, w))
-        noises = (noise, noise[::-1, ::-1, ::-1])  # t2 reuses the bytes, flipped
+        tint = _colour(_TINTS[draw.index(len(_TINTS))] * draw.uniform(0.3, 1.0))
+        # t2's noise reuses t1's random bytes, offset by a fraction of a row plus a few rows.
+        lag = draw.index(w) + w * (1 + draw.index(7))
+        noise = _random_bytes(self.rng, (3 * h * w + lag,))
+        noises = (noise[: 3 * h * w], noise[lag:])
         dates = []
         for date in (0, 1):
             image = self._date(date, tint if date else None)
             if date:
-                _subpixel_shift(image, rng.uniform(-0.8, 0.8), rng.uniform(-0.8, 0.8))
-            image += noises[date] * _F32(rng.uniform(0.005, 0.02) * 255.0 * math.sqrt(3) / 128)
+                _subpixel_shift(image, draw.uniform(-0.8, 0.8), draw.uniform(-0.8, 0.8))
+            amplitude = draw.uniform(0.005, 0.02) * 255.0 * math.sqrt(3.0) / 128.0
+            image += noises[date].reshape(3, h, w) * _F32(amplitude)
             np.clip(image, 0.0, 255.0, out=image)
             dates.append(image.transpose(1, 2, 0).astype(np.uint8))
         return dates[0], dates[1], mask
 
     def _date(self, date: int, tint: np.ndarray | None) -> np.ndarray:
-        """One date before its resampling and sensor noise, scaled to 0–255 (+0.5 to round)."""
-        rng = self.rng
+        """One date before resampling and sensor noise, scaled to 0–255 (+0.5 to round)."""
+        draw = self.draw
         present = [b for b in self.buildings if b.present[date]]
-        scale = rng.uniform(0.8, 1.2)
+        scale = draw.uniform(0.8, 1.2)
         cast = np.zeros((self.h, self.w), bool)
         for b in present:
             _cast_shadow(cast, b, self.sun, b.shadow * scale)
-        factor = np.maximum(self.tree_shadow, cast) * (self.shade - 1.0)
-        factor += 1.0
+        level, off = draw.uniform(0.85, 1.15), draw.uniform(-0.05, 0.05)
+        gain = _colour([level * draw.uniform(0.94, 1.06) * 255.0 for _ in range(3)])
+        offset = _colour([(off + draw.uniform(-0.02, 0.02)) * 255.0 + 0.5 for _ in range(3)])
+        factor = np.maximum(self.tree_shadow, cast) * (gain * (self.shade - 1.0))
+        factor += gain
         if tint is not None:
-            factor *= 1.0 + self.veg * tint
+            tint_factor = self.veg * tint
+            tint_factor += 1.0
+            factor *= tint_factor
         image = self.image * factor
         for b in present:
-            image[:, b.rows, b.cols] = b.patch
-        gain = rng.uniform(0.85, 1.15) * rng.uniform(0.94, 1.06, 3) * 255.0
-        offset = (rng.uniform(-0.05, 0.05) + rng.uniform(-0.02, 0.02, 3)) * 255.0 + 0.5
-        image *= _colour(gain)
-        image += _colour(offset)
+            np.multiply(b.patch, gain, out=image[:, b.rows, b.cols])
+        image += offset
         return image
 
 
@@ -379,22 +443,21 @@ class _Scene:
 
 
 def _roof(
-    rng: np.random.Generator, bh: int, bw: int, sun: tuple[float, float], grain: np.ndarray
+    draw: _Draws, bh: int, bw: int, sun: tuple[float, float], grain: np.ndarray
 ) -> np.ndarray:
     """Planar roof colours of a bh × bw building, lit from the side opposite ``sun``."""
-    colour = _ROOF[_choice(rng, _ROOF_CDF)] * rng.uniform(0.85, 1.12)
-    colour = _colour(colour * rng.uniform(0.95, 1.05, 3))
-    kind = _choice(rng, (0.35, 0.75, 1.0))
+    colour = draw.colour(_ROOF, 0.05, _ROOF_CDF) * _F32(draw.uniform(0.85, 1.12))
+    kind = draw.choice((0.35, 0.75, 1.0))
     base, ny, nx = _roof_template(bh, bw, kind)
-    strength = rng.uniform(0.2, 0.4)
-    light = ny * _F32(-sun[0] * strength) + nx * _F32(-sun[1] * strength)
+    strength = draw.uniform(0.2, 0.4)
+    light = ny * _F32(-sun[0] * strength)
+    light += nx * _F32(-sun[1] * strength)
     light += base
     if kind == _FLAT:
-        for _ in range(int(rng.random() * 4)):
-            uh, uw = 2 + int(rng.random() * 2), 2 + int(rng.random() * 2)
+        for _ in range(draw.index(4)):
+            uh, uw = 2 + draw.index(2), 2 + draw.index(2)
             if bh > uh + 4 and bw > uw + 4:
-                top = 2 + int(rng.random() * (bh - uh - 3))
-                left = 2 + int(rng.random() * (bw - uw - 3))
+                top, left = 2 + draw.index(bh - uh - 3), 2 + draw.index(bw - uw - 3)
                 light[top : top + uh, left : left + uw] = 1.2
     light *= 0.93 + 0.14 * grain
     return colour * light
@@ -486,18 +549,9 @@ def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
     return out
 
 
-def _choice(rng: np.random.Generator, cdf: tuple[float, ...]) -> int:
-    """Index drawn with cumulative probabilities ``cdf`` (last entry 1)."""
-    return bisect.bisect_right(cdf, rng.random())
-
-
 def _colour(values: np.ndarray) -> np.ndarray:
     """Per-channel values shaped (3, 1, 1) to broadcast over a planar image."""
     return np.asarray(values, _F32).reshape(3, 1, 1)
-
-
-def _pick(rng: np.random.Generator, palette: np.ndarray, jitter: float) -> np.ndarray:
-    return _colour(palette[int(rng.random() * len(palette))] * rng.uniform(1 - jitter, 1 + jitter, 3))
 
 
 def _smoothstep(edge0: float, edge1: float, x: np.ndarray) -> np.ndarray:
@@ -539,19 +593,14 @@ def _upsample(grid: np.ndarray, h: int, w: int, cell: int, smooth: bool) -> np.n
     return out
 
 
-def _fbm(
-    rng: np.random.Generator,
-    h: int,
-    w: int,
-    cells: tuple[int, ...],
-    gains: tuple[float, ...],
-    base: int = 4,
+def _fbm_grid(
+    rng: np.random.Generator, h: int, w: int, cells: tuple[int, ...], gains: tuple[float, ...]
 ) -> np.ndarray:
-    """Multi-octave value noise in [0, 1]: octaves summed on a 1/base grid, then upsampled."""
-    hb, wb = (h - 1) // base + 2, (w - 1) // base + 2
+    """Multi-octave value noise in [0, 1] for an h × w image, sampled every ``_NOISE_BASE`` px."""
+    hb, wb = (h - 1) // _NOISE_BASE + 2, (w - 1) // _NOISE_BASE + 2
     total = np.zeros((hb, wb), _F32)
     for cell, gain in zip(cells, gains, strict=True):
-        step = cell // base
+        step = cell // _NOISE_BASE
         if step <= 1:
             total += gain * rng.random((hb, wb), dtype=_F32)
             continue
@@ -560,7 +609,7 @@ def _fbm(
     low, high = total.min(), total.max()
     total -= low
     total *= _F32(1.0) / max(high - low, _F32(1e-6))
-    return _upsample(total, h, w, base, smooth=False)
+    return total
 
 
 # ---------------------------------------------------------------------------------------------

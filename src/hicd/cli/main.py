@@ -1,0 +1,60 @@
+"""The ``hicd`` command: one subcommand per job.
+
+``fit``, ``validate`` and ``test`` go to Lightning's CLI (YAML configs); the others are plain
+argparse subcommands, each defined in its own module with ``add_arguments`` and ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from hicd import __version__
+from hicd.errors import HicdError
+
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "degrade": ("hicd.cli.degrade", "write a degraded copy of a dataset"),
+}
+LIGHTNING_SUBCOMMANDS: dict[str, str] = {}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of every non-Lightning subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="hicd", description="Change detection in quality-varied bi-temporal images."
+    )
+    parser.add_argument("--version", action="version", version=f"hicd {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        module = importlib.import_module(module_name)
+        sub = subparsers.add_parser(name, help=help_text, description=module.__doc__)
+        module.add_arguments(sub)
+        sub.set_defaults(handler=module.run)
+    for name, help_text in LIGHTNING_SUBCOMMANDS.items():
+        subparsers.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``hicd`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in LIGHTNING_SUBCOMMANDS:
+            from hicd.cli.lightning import run_lightning_cli
+
+            run_lightning_cli(argv)
+            return 0
+        args = build_parser().parse_args(argv)
+        return int(args.handler(args) or 0)
+    except HicdError as error:
+        print(f"hicd: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("hicd: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
