@@ -54,7 +54,10 @@ def tiny_model() -> type[TinyChangeModel]:
 def batch() -> dict[str, torch.Tensor]:
     """Clean and degraded 2×3×16×16 pairs and a mask with a few ignored pixels."""
     g = torch.Generator().manual_seed(0)
-    clean_t1, clean_t2 = torch.rand(2, 3, 16, 16, generator=g), torch.rand(2, 3, 16, 16, generator=g)
+    clean_t1, clean_t2 = (
+        torch.rand(2, 3, 16, 16, generator=g),
+        torch.rand(2, 3, 16, 16, generator=g),
+    )
     mask = (torch.rand(2, 16, 16, generator=g) > 0.7).long()
     mask[:, :2] = 255
     return {

@@ -31,7 +31,12 @@ def _pair_inputs(shape, near: bool = False) -> list[torch.Tensor]:
     b, cs, ct, h, w = shape
     f1_s, f2_s = _maps(b, cs, h, w, 1), _maps(b, cs, h, w, 2)
     if near:
-        return [f1_s, f2_s, f1_s + 1e-3 * _maps(b, cs, h, w, 3), f2_s + 1e-3 * _maps(b, cs, h, w, 4)]
+        return [
+            f1_s,
+            f2_s,
+            f1_s + 1e-3 * _maps(b, cs, h, w, 3),
+            f2_s + 1e-3 * _maps(b, cs, h, w, 4),
+        ]
     return [f1_s, f2_s, _maps(b, ct, h, w, 3), _maps(b, ct, h, w, 4)]
 
 
@@ -58,9 +63,11 @@ def test_efficient_matches_naive(shape, near):
 def test_many_chunks_match_naive(monkeypatch):
     monkeypatch.setattr(correlation, "_CHUNK_ELEMENTS", 7)  # chunks of 1 position
     f1_s, f2_s, f1_t, f2_t = (f.double().requires_grad_() for f in _pair_inputs(SHAPES[1]))
+    before = f1_s.detach().clone()
     got = cross_correlation_loss(f1_s, f2_s, f1_t, f2_t)
     ref = naive_cross_correlation_loss(f1_s, f2_s, f1_t, f2_t)
     assert _rel(got, ref) < 1e-10
+    assert torch.equal(f1_s, before)  # float64 inputs are not normalised in place
     for g, r in zip(
         torch.autograd.grad(got, (f1_s, f2_s)), torch.autograd.grad(ref, (f1_s, f2_s)), strict=True
     ):

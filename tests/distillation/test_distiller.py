@@ -21,7 +21,11 @@ def _distiller(tiny_model, method: str = "hicd", **options) -> Distiller:
 
 def _run(distiller: Distiller, batch: dict):
     return distiller(
-        batch["clean_t1"], batch["clean_t2"], batch["degraded_t1"], batch["degraded_t2"], batch["mask"]
+        batch["clean_t1"],
+        batch["clean_t2"],
+        batch["degraded_t1"],
+        batch["degraded_t2"],
+        batch["mask"],
     )
 
 
@@ -44,7 +48,8 @@ def test_teacher_frozen_and_not_optimised(tiny_model, batch, method):
     for key, value in distiller.teacher.state_dict().items():
         torch.testing.assert_close(value, before[key], rtol=0, atol=0)  # BN stats too
     assert any(
-        not torch.equal(p, q) for p, q in zip(distiller.student.parameters(), student_before, strict=True)
+        not torch.equal(p, q)
+        for p, q in zip(distiller.student.parameters(), student_before, strict=True)
     )
 
 
@@ -107,7 +112,9 @@ def test_default_hicd_terms_and_weighting(tiny_model, batch):
     assert set(terms) == expected
     weight = {"self_t1": 3.0, "self_t2": 3.0, "self": 3.0, "cross": 0.25, "global": 1.5}
     for module, scale in (("sfd", 0.5), ("cfd", 2.0)):
-        parts = [weight[k.split("/")[1]] * v for k, v in terms.items() if k.startswith(module + "/")]
+        parts = [
+            weight[k.split("/")[1]] * v for k, v in terms.items() if k.startswith(module + "/")
+        ]
         torch.testing.assert_close(terms[module], scale * sum(parts))
 
 

@@ -15,19 +15,30 @@ from hicd import __version__
 from hicd.errors import HicdError
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("hicd.cli.demo", "train teacher and students on synthetic scenes and compare them"),
     "degrade": ("hicd.cli.degrade", "write a degraded copy of a dataset"),
+    "evaluate": ("hicd.cli.evaluate", "score checkpoints across quality-difference settings"),
+    "predict": ("hicd.cli.predict", "predict a change map for two (georeferenced) images"),
+    "export": ("hicd.cli.export", "export a checkpoint to ONNX or TorchScript"),
 }
-LIGHTNING_SUBCOMMANDS: dict[str, str] = {}
+LIGHTNING_SUBCOMMANDS: dict[str, str] = {
+    "fit": "train a teacher or a student from a YAML config (Lightning)",
+    "validate": "validate a checkpoint from a YAML config (Lightning)",
+    "test": "test a checkpoint from a YAML config (Lightning)",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argparse parser of every non-Lightning subcommand."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argparse parser; only ``command``'s module is imported (all are listed in help)."""
     parser = argparse.ArgumentParser(
         prog="hicd", description="Change detection in quality-varied bi-temporal images."
     )
     parser.add_argument("--version", action="version", version=f"hicd {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in SUBCOMMANDS.items():
+        if name != command:
+            subparsers.add_parser(name, help=help_text)
+            continue
         module = importlib.import_module(module_name)
         sub = subparsers.add_parser(name, help=help_text, description=module.__doc__)
         module.add_arguments(sub)
@@ -46,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             run_lightning_cli(argv)
             return 0
-        args = build_parser().parse_args(argv)
+        args = build_parser(argv[0] if argv else None).parse_args(argv)
         return int(args.handler(args) or 0)
     except HicdError as error:
         print(f"hicd: error: {error}", file=sys.stderr)

@@ -19,7 +19,7 @@ def _roundtrip_plane(plane: np.ndarray, quality: int) -> np.ndarray:
     Image.fromarray(plane).save(buffer, format="JPEG", quality=quality, **options)
     buffer.seek(0)
     with Image.open(buffer) as decoded:
-        return np.asarray(decoded)
+        return np.array(decoded)
 
 
 def jpeg_roundtrip(image: Tensor, quality: int) -> Tensor:

@@ -52,18 +52,19 @@ def _fields(ops: Sequence[Op], like: Tensor) -> Tensor:
     return torch.stack([op.field for op in ops]).to(device=like.device, dtype=like.dtype)
 
 
-def _grouped(x: Tensor, keys: Sequence[Hashable], apply: Callable[[Tensor, Any], Tensor]) -> Tensor:
-    """Apply ``apply(x[idx], key)`` to each group of samples sharing a key; reassemble in order."""
+def _grouped(
+    x: Tensor, keys: Sequence[Hashable], apply: Callable[[Tensor, list[int]], Tensor]
+) -> Tensor:
+    """Call ``apply(x[idx], idx)`` once per group of samples sharing a key; reassemble in order."""
     groups: dict[Hashable, list[int]] = {}
     for i, key in enumerate(keys):
         groups.setdefault(key, []).append(i)
     if len(groups) == 1:
-        return apply(x, keys[0])
-    parts = {key: apply(x[idx], key) for key, idx in groups.items()}
-    first = next(iter(parts.values()))
-    out = first.new_empty((x.shape[0], *first.shape[1:]))
-    for key, idx in groups.items():
-        out[idx] = parts[key]
+        return apply(x, list(range(x.shape[0])))
+    parts = [(idx, apply(x[idx], idx)) for idx in groups.values()]
+    out = parts[0][1].new_empty((x.shape[0], *parts[0][1].shape[1:]))
+    for idx, part in parts:
+        out[idx] = part
     return out
 
 
@@ -86,14 +87,10 @@ def apply_filter(x: Tensor, ops: Sequence[Op]) -> Tensor:
     """Blur each sample with the kernel its record describes."""
     kernels = [KERNEL_BUILDERS[op.name](op.record) for op in ops]
     keys = [(kern.separable, kern.size) for kern in kernels]
-    by_key = {
-        key: [kern for kern, k in zip(kernels, keys, strict=True) if k == key] for key in keys
-    }
-    return _grouped(x, keys, lambda part, key: _convolve(part, by_key[key]))
+    return _grouped(x, keys, lambda part, idx: _convolve(part, [kernels[i] for i in idx]))
 
 
-def _resize(x: Tensor, key: tuple[str, bool, tuple[int, int]]) -> Tensor:
-    mode, antialias, size = key
+def _resize(x: Tensor, mode: str, antialias: bool, size: tuple[int, int]) -> Tensor:
     torch_mode = _TORCH_MODES[mode]
     options = {} if torch_mode == "nearest-exact" else {"align_corners": False}
     return F.interpolate(x, size=size, mode=torch_mode, antialias=antialias, **options)
@@ -102,7 +99,7 @@ def _resize(x: Tensor, key: tuple[str, bool, tuple[int, int]]) -> Tensor:
 def apply_resize(x: Tensor, ops: Sequence[Op]) -> Tensor:
     """Resample each sample to the record's size with the record's mode and antialiasing."""
     keys = [(op.record["mode"], op.record["antialias"], tuple(op.record["size"])) for op in ops]
-    return _grouped(x, keys, _resize)
+    return _grouped(x, keys, lambda part, idx: _resize(part, *keys[idx[0]]))
 
 
 def apply_noise(x: Tensor, ops: Sequence[Op]) -> Tensor:

@@ -10,6 +10,7 @@ import hashlib
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 
 import torch
 
@@ -18,6 +19,7 @@ from hicd.degradations.ops import Op
 from hicd.degradations.settings import DegradationSetting
 
 Shape = tuple[int, int, int]  # C, H, W
+T = TypeVar("T")
 
 
 def sample_generator(seed: int, name: str, setting_name: str) -> torch.Generator:
@@ -41,7 +43,7 @@ class Draw:
         """Uniform integer in [low, high], both inclusive."""
         return int(torch.randint(low, high + 1, (), generator=self.generator).item())
 
-    def choice(self, options: Sequence):
+    def choice(self, options: Sequence[T]) -> T:
         return options[self.integer(0, len(options) - 1)]
 
     def normal(self, shape: Sequence[int]) -> torch.Tensor:

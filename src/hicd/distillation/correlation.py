@@ -27,8 +27,8 @@ from hicd.errors import ConfigError
 EPS = 1e-6
 """Floor of the per-position norm in the L2 normalisation."""
 
-_CHUNK_ELEMENTS = 1 << 20
-"""Target number of elements of one float64 chunk buffer (B·C·positions), i.e. 8 MiB."""
+_CHUNK_ELEMENTS = 1 << 18
+"""Target number of elements of one float64 chunk buffer (B·C·positions), i.e. 2 MiB."""
 
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
 
@@ -77,7 +77,7 @@ def _chunks(n: int, batch: int, channels: int) -> Iterator[slice]:
 
 def _unit64(x: Tensor, sl: slice, inv_norm: Tensor) -> Tensor:
     """Chunk ``sl`` of raw B×C×N ``x`` as normalised float64 (``inv_norm`` is B×N float64)."""
-    return x[..., sl].double() * inv_norm[:, None, sl]
+    return x[..., sl].to(torch.float64, copy=True).mul_(inv_norm[:, None, sl])
 
 
 def _gram(x: Tensor, y: Tensor) -> Tensor:
@@ -106,11 +106,10 @@ class _CorrelationDistance(torch.autograd.Function):
             widest = max(x.shape[1] for x in maps)
             grams: dict[str, Tensor] = {}
             for sl in _chunks(n, batch, widest):
-                raw = [x[..., sl].double() for x in maps]
-                for r, s in zip(raw, inv, strict=True):
-                    s[:, sl] = torch.linalg.vector_norm(r, dim=1).clamp_min(EPS).reciprocal()
-                unit = [r * s[:, None, sl] for r, s in zip(raw, inv, strict=True)]
-                del raw
+                for x, s in zip(maps, inv, strict=True):
+                    s[:, sl] = torch.linalg.vector_norm(x[..., sl], dim=1, dtype=torch.float64)
+                    s[:, sl] = s[:, sl].clamp_min(EPS).reciprocal()
+                unit = [_unit64(x, sl, s) for x, s in zip(maps, inv, strict=True)]
                 pairs = {"p1": (0, 0), "q1": (1, 1), "r1": (0, 1)}
                 if not is_self:
                     pairs |= {"p2": (2, 2), "q2": (3, 3), "r2": (2, 3)}
@@ -161,17 +160,21 @@ class _CorrelationDistance(torch.autograd.Function):
                     if grads[k] is None:
                         continue
                     mixed = mixed.transpose(1, 2) if transpose else mixed
-                    g_unit = scale * (torch.bmm(own, unit[k]) - torch.bmm(mixed, unit[partner]))
+                    g_unit = torch.bmm(own, unit[k]).sub_(torch.bmm(mixed, unit[partner]))
+                    g_unit.mul_(scale)
                     grads[k][..., sl] = _normalize_backward(unit[k], g_unit, inv[k][:, None, sl])
         return (*grads, *([None] * (4 - len(grads))))
 
 
 def _normalize_backward(unit: Tensor, g_unit: Tensor, inv_norm: Tensor) -> Tensor:
-    """Gradient through ``x / max(‖x‖, EPS)`` given the unit vectors and their gradient."""
+    """Gradient through ``x / max(‖x‖, EPS)`` given the unit vectors and their gradient.
+
+    Overwrites and returns ``g_unit``.
+    """
     radial = (unit * g_unit).sum(dim=1, keepdim=True)
     # Below EPS the divisor is the constant EPS, so there is no radial term.
     radial = torch.where(inv_norm < 1.0 / EPS, radial, torch.zeros_like(radial))
-    return (g_unit - unit * radial) * inv_norm
+    return g_unit.addcmul_(unit, radial, value=-1.0).mul_(inv_norm)
 
 
 def self_correlation_loss(f_s: Tensor, f_t: Tensor) -> Tensor:

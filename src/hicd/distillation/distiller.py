@@ -117,4 +117,4 @@ class Distiller(nn.Module):
 
     def save_student(self, path: str | Path) -> Path:
         """Write the student alone (state dict + ``student_config``) atomically to ``path``."""
-        return save_student(path, self.student, self.student_config)
+        return save_student(path, self.student, self.student_config, self.config.method)

@@ -1,7 +1,17 @@
 """Change-detection networks: ``create_model(name, backbone, pretrained, in_channels, **options)``.
 
-Every model is a :class:`ChangeDetectionModel` whose ``forward(t1, t2)`` returns a
-:class:`ChangeOutput` (logits at input size, per-level features of both dates, change features).
+Every model is a :class:`ChangeDetectionModel`: a Siamese (weight-shared) encoder over both dates,
+a fusion step into change features, a decoder and a 2-class head. ``forward(t1, t2)`` returns a
+:class:`ChangeOutput` with logits at input size and, per level, the features of both dates and
+the change features (so distillation reads them without hooks):
+
+* ``siam_fpn`` (default): 4 encoder levels at strides 4, 8, 16, 32 → 4 change levels
+  (``decoder_channels`` each, same strides) → FPN top-down decoder → head at stride 4.
+* ``bit``: 3 encoder levels (``encoder_levels``) at strides 4, 8, 16 → projection at stride 4 →
+  semantic tokens → transformer encoder/decoder → |difference|: 1 change level at stride 4.
+
+Inputs of any H×W are padded at the bottom/right to a multiple of ``output_stride`` (reflect) and
+the logits are cropped back.
 """
 
 from hicd.models.base import ChangeDetectionModel

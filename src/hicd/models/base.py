@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from hicd.errors import DataError
 from hicd.models.encoders import Encoder
+from hicd.models.normalization import resolve_statistics
 from hicd.models.output import ChangeOutput
 from hicd.models.padding import check_pad_mode, is_tracing, pad_to_multiple
 
@@ -17,7 +18,9 @@ from hicd.models.padding import check_pad_mode, is_tracing, pad_to_multiple
 class ChangeDetectionModel(nn.Module, ABC):
     """Siamese change detector: ``model(t1, t2) -> ChangeOutput``.
 
-    Both dates go through the same ``encoder`` (shared weights). Inputs of any H×W are padded at the
+    Inputs are [0, 1] images; the model standardises them with its per-band ``mean`` and ``std``
+    (ImageNet statistics by default; in ``config``). Both dates go through the same ``encoder``
+    (shared weights). Inputs of any H×W are padded at the
     bottom/right to a multiple of ``output_stride`` (``pad_mode``, reflect by default) and the logits
     are cropped back to H×W; with ``strict_size=True`` such inputs are refused instead. Features in
     the output are those of the padded input (level at stride s: ceil(H / output_stride) ·
@@ -47,7 +50,16 @@ class ChangeDetectionModel(nn.Module, ABC):
         self.in_channels = int(config["in_channels"])
         self.pad_mode = check_pad_mode(pad_mode)
         self.strict_size = strict_size
-        self.config = {**config, "pad_mode": pad_mode, "strict_size": strict_size}
+        mean, std = resolve_statistics(self.in_channels, config.get("mean"), config.get("std"))
+        self.register_buffer("input_mean", torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("input_std", torch.tensor(std).view(1, -1, 1, 1), persistent=False)
+        self.config = {
+            **config,
+            "mean": mean,
+            "std": std,
+            "pad_mode": pad_mode,
+            "strict_size": strict_size,
+        }
 
     def encode_pair(self, t1: Tensor, t2: Tensor) -> tuple[list[Tensor], list[Tensor]]:
         """Run the shared encoder on both dates in one batch; return (features_t1, features_t2)."""
@@ -59,11 +71,16 @@ class ChangeDetectionModel(nn.Module, ABC):
         if not is_tracing():
             self._check_inputs(t1, t2)
         height, width = t1.shape[-2:]
+        t1, t2 = self.normalize(t1), self.normalize(t2)
         t1 = pad_to_multiple(t1, self.output_stride, self.pad_mode)
         t2 = pad_to_multiple(t2, self.output_stride, self.pad_mode)
         output = self.forward_padded(t1, t2)
         output.logits = output.logits[..., :height, :width]
         return output
+
+    def normalize(self, images: Tensor) -> Tensor:
+        """Standardise [0, 1] inputs with the model's per-band mean and std."""
+        return (images - self.input_mean) / self.input_std
 
     @abstractmethod
     def forward_padded(self, t1: Tensor, t2: Tensor) -> ChangeOutput:

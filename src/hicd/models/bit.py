@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -27,18 +29,20 @@ class SemanticTokenizer(nn.Module):
 
 
 class BIT(ChangeDetectionModel):
-    """BIT-style model on a CNN backbone's stride-4 and stride-8 levels.
+    """BIT-style model on the first ``encoder_levels`` levels of a CNN backbone.
 
-    Steps: the shared encoder gives 2 levels (strides 4, 8); the stride-8 map is upsampled, joined
-    to the stride-4 map and projected (3×3 ConvBNReLU) to ``decoder_channels`` C; a semantic
+    Steps: the shared encoder gives ``encoder_levels`` levels (default 3: strides 4, 8, 16, like
+    BIT's ResNet truncated after its third stage); the coarser maps are upsampled bilinearly to
+    stride 4, concatenated and projected (3×3 ConvBNReLU) to ``decoder_channels`` C; a semantic
     tokenizer turns each date into ``num_tokens`` L tokens; a transformer encoder runs over the 2L
     tokens of both dates (learned positional embedding); a transformer decoder lets each date's
     pixels (queries) attend to that date's tokens; |difference| of the two refined maps is the
     change feature; a head (3×3 ConvBNReLU + 1×1 conv) gives logits at stride 4, upsampled
     bilinearly to the input size.
 
-    ``features_t1``/``features_t2``: 2 maps (``encoder_channels``, 24 and 32 for tv_mobilenet_v2)
-    at strides 4 and 8. ``change_features``: 1 map of C channels at stride 4. ``output_stride`` 8.
+    ``features_t1``/``features_t2``: ``encoder_levels`` maps (default 3: 24, 32, 96 channels for
+    tv_mobilenet_v2 at strides 4, 8, 16). ``change_features``: 1 map of C channels at stride 4.
+    ``output_stride``: the coarsest level's stride (16 by default).
     """
 
     def __init__(
@@ -47,6 +51,7 @@ class BIT(ChangeDetectionModel):
         pretrained: Pretrained = None,
         in_channels: int = 3,
         decoder_channels: int = 32,
+        encoder_levels: int = 3,
         num_tokens: int = 4,
         num_heads: int = 4,
         encoder_depth: int = 1,
@@ -54,17 +59,22 @@ class BIT(ChangeDetectionModel):
         mlp_ratio: int = 2,
         pad_mode: str = "reflect",
         strict_size: bool = False,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
     ) -> None:
         if decoder_channels % num_heads:
             raise ConfigError(
                 f"decoder_channels={decoder_channels} must be divisible by num_heads={num_heads}"
             )
-        encoder = create_encoder(backbone, 2, pretrained, in_channels)
+        encoder = create_encoder(backbone, encoder_levels, pretrained, in_channels)
         config = {
             "name": "bit",
             "backbone": backbone,
             "in_channels": in_channels,
+            "mean": mean,
+            "std": std,
             "decoder_channels": decoder_channels,
+            "encoder_levels": encoder_levels,
             "num_tokens": num_tokens,
             "num_heads": num_heads,
             "encoder_depth": encoder_depth,
@@ -81,10 +91,17 @@ class BIT(ChangeDetectionModel):
         self.head = nn.Sequential(ConvBNReLU(dim, dim), nn.Conv2d(dim, 2, 1))
 
     def _pixels(self, levels: list[Tensor]) -> Tensor:
-        finest = levels[0]
-        scale = float(self.encoder.strides[-1] // self.encoder.strides[0])
-        coarse = F.interpolate(levels[-1], scale_factor=scale, mode="bilinear", align_corners=False)
-        return self.project(torch.cat([finest, coarse], dim=1))
+        strides = self.encoder.strides
+        upsampled = [levels[0]] + [
+            F.interpolate(
+                level,
+                scale_factor=float(stride // strides[0]),
+                mode="bilinear",
+                align_corners=False,
+            )
+            for level, stride in zip(levels[1:], strides[1:], strict=True)
+        ]
+        return self.project(torch.cat(upsampled, dim=1))
 
     def _decode(self, pixels: Tensor, tokens: Tensor) -> Tensor:
         queries = pixels.flatten(2).transpose(1, 2)  # B×HW×C

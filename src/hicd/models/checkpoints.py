@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -20,7 +21,10 @@ def read_state_dict(path: Path) -> dict[str, Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        raise DataError(f"cannot read pretrained weights file {path}: {error}") from error
+        raise DataError(
+            f"cannot read pretrained weights file {path}: not a PyTorch state dict "
+            f"loadable with weights_only=True ({_reason(error)})"
+        ) from error
     for key in _WRAPPER_KEYS:
         if isinstance(obj, Mapping) and isinstance(obj.get(key), Mapping):
             obj = obj[key]
@@ -29,9 +33,16 @@ def read_state_dict(path: Path) -> dict[str, Tensor]:
     return dict(obj)
 
 
-def _examples(keys: list[str]) -> str:
+def _reason(error: Exception) -> str:
+    if isinstance(error, pickle.UnpicklingError):
+        return "unpickling refused"  # torch's own text suggests weights_only=False: not wanted
+    lines = str(error).strip().splitlines()
+    return lines[0][:200] if lines else type(error).__name__
+
+
+def _examples(kind: str, keys: list[str]) -> str:
     shown = ", ".join(keys[:5])
-    return f"{len(keys)} ({shown}{', ...' if len(keys) > 5 else ''})"
+    return f"{len(keys)} {kind} keys ({shown}{', ...' if len(keys) > 5 else ''})"
 
 
 def load_strict(module: nn.Module, state_dict: Mapping[str, Tensor], path: Path, what: str) -> None:
@@ -46,9 +57,9 @@ def load_strict(module: nn.Module, state_dict: Mapping[str, Tensor], path: Path,
         raise DataError(f"pretrained weights file {path} does not fit {what}: {error}") from error
     problems = []
     if result.missing_keys:
-        problems.append(f"missing keys {_examples(result.missing_keys)}")
+        problems.append(_examples("missing", result.missing_keys))
     if result.unexpected_keys:
-        problems.append(f"unexpected keys {_examples(result.unexpected_keys)}")
+        problems.append(_examples("unexpected", result.unexpected_keys))
     if problems:
         raise DataError(
             f"pretrained weights file {path} does not fit {what}: {'; '.join(problems)}"

@@ -7,7 +7,7 @@ Two families, chosen by name:
   ``[14:18]``; the final 1×1 conv to 1280 channels is dropped). A weights file is the full
   torchvision classification state dict (e.g. ``mobilenet_v2-b0353104.pth``), loaded strictly
   into ``torchvision.models.mobilenet_v2()`` before ``features`` is taken.
-* any other name: a timm model built with ``features_only=True`` and the ``out_indices`` whose
+* any other name: a timm CNN (NCHW or NHWC features, any input size) built with ``features_only=True`` and the ``out_indices`` whose
   reductions are 4, 8, 16, 32. A weights file is the full timm classification state dict of that
   model, loaded strictly into ``timm.create_model(name)``; the encoder then takes its tensors.
 
@@ -101,6 +101,7 @@ class TimmEncoder(Encoder):
             self._load_file(name, pretrained)
         self.channels = list(self.body.feature_info.channels())
         self.strides = list(self.body.feature_info.reduction())
+        self.channels_last = getattr(self.body, "output_fmt", "NCHW") == "NHWC"
 
     @staticmethod
     def _create(name: str, out_indices: tuple[int, ...] | None, pretrained: bool) -> nn.Module:
@@ -117,6 +118,10 @@ class TimmEncoder(Encoder):
     def _out_indices(cls, name: str, strides: tuple[int, ...]) -> tuple[int, ...]:
         with torch.device("meta"):
             probe = cls._create(name, None, pretrained=False)
+        if probe.pretrained_cfg.get("fixed_input_size"):
+            raise ConfigError(
+                f"backbone {name!r} only takes a fixed input size; pick a CNN backbone"
+            )
         reductions = list(probe.feature_info.reduction())
         missing = [s for s in strides if s not in reductions]
         if missing:
@@ -139,7 +144,10 @@ class TimmEncoder(Encoder):
         )
 
     def forward(self, x: Tensor) -> list[Tensor]:
-        return list(self.body(x))
+        features = list(self.body(x))
+        if self.channels_last:
+            return [f.permute(0, 3, 1, 2) for f in features]
+        return features
 
 
 EncoderBuilder = Callable[[str, int, Pretrained], Encoder]

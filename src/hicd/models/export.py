@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
+from torch.export import Dim
 
 from hicd.models.base import ChangeDetectionModel
 
@@ -24,28 +25,42 @@ class LogitsOnly(nn.Module):
         return self.model(t1, t2).logits
 
 
-def export_onnx(model: ChangeDetectionModel, path: str | Path, opset_version: int = 17) -> Path:
-    """Write ``model`` (in eval mode) as ONNX with dynamic batch, height and width.
+def _dynamic_options(dynamo: bool) -> dict:
+    if dynamo:
+        dims = {0: Dim.DYNAMIC, 2: Dim.DYNAMIC, 3: Dim.DYNAMIC}
+        return {
+            "dynamic_shapes": {name: dims for name in INPUT_NAMES},
+            "external_data": False,  # one self-contained file
+        }
+    axes = {0: "batch", 2: "height", 3: "width"}
+    return {"dynamic_axes": {name: axes for name in (*INPUT_NAMES, OUTPUT_NAME)}}
 
-    The graph pads by reflection, so it needs H and W ≥ ``model.output_stride``.
+
+def export_onnx(
+    model: ChangeDetectionModel, path: str | Path, opset_version: int = 18, dynamo: bool = False
+) -> Path:
+    """Write ``model`` (in eval mode) to ``path`` as ONNX with dynamic batch, height and width.
+
+    ``dynamo=False`` uses the TorchScript exporter (seconds); ``dynamo=True`` the torch.export
+    based one (about a minute on a CPU). The graph pads by reflection, so it needs
+    H, W ≥ ``model.output_stride``.
     """
     path = Path(path)
     stride = model.output_stride
-    # a size that is not a multiple of the stride, so the padding is traced
+    # a size that is not a multiple of the stride, so that the padding is traced
     sample = torch.zeros(1, model.in_channels, 2 * stride + 1, 2 * stride + 3)
-    axes = {0: "batch", 2: "height", 3: "width"}
     was_training = model.training
-    model.eval()
+    wrapper = LogitsOnly(model).eval()
     try:
         torch.onnx.export(
-            LogitsOnly(model),
+            wrapper,
             (sample, sample.clone()),
             str(path),
             input_names=list(INPUT_NAMES),
             output_names=[OUTPUT_NAME],
-            dynamic_axes={name: axes for name in (*INPUT_NAMES, OUTPUT_NAME)},
             opset_version=opset_version,
-            dynamo=False,
+            dynamo=dynamo,
+            **_dynamic_options(dynamo),
         )
     finally:
         model.train(was_training)

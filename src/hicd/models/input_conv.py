@@ -13,6 +13,8 @@ import copy
 import torch
 from torch import Tensor, nn
 
+from hicd.errors import ConfigError
+
 RGB = 3
 
 
@@ -28,7 +30,10 @@ def _first_rgb_conv(module: nn.Module) -> tuple[str, nn.Conv2d]:
     for name, child in module.named_modules():
         if isinstance(child, nn.Conv2d) and child.in_channels == RGB:
             return name, child
-    raise ValueError(f"{type(module).__name__} has no convolution taking {RGB} input channels")
+    raise ConfigError(
+        f"cannot adapt {type(module).__name__} to other band counts: "
+        f"it has no convolution taking {RGB} input channels"
+    )
 
 
 def adapt_first_conv(module: nn.Module, in_channels: int) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -57,12 +59,16 @@ class SiamFPN(ChangeDetectionModel):
         decoder_channels: int = 64,
         pad_mode: str = "reflect",
         strict_size: bool = False,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
     ) -> None:
         encoder = create_encoder(backbone, 4, pretrained, in_channels)
         config = {
             "name": "siam_fpn",
             "backbone": backbone,
             "in_channels": in_channels,
+            "mean": mean,
+            "std": std,
             "decoder_channels": decoder_channels,
         }
         num_levels = len(encoder.channels)
