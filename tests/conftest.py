@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+torch.set_num_threads(1)  # tests use tiny tensors; more threads only add overhead
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,0 +1,286 @@
+"""Scoring checkpoints across quality-difference settings (the engine of ``hicd evaluate``).
+
+Protocol: every pair is read at native resolution; under each setting one date is degraded
+deterministically, exactly as ``hicd degrade --seed`` writes it (or read from a released folder
+of degraded t2 images); each checkpoint predicts the whole image by blended tiles; one confusion
+matrix per (checkpoint, setting) is summed over the whole set (labels never resized, 255
+ignored) and the metrics are taken from it. Each image is degraded once per setting and shared
+by all checkpoints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from hicd.data import BitemporalDataset
+from hicd.data.dataset import Sample
+from hicd.degradations import DegradationSetting, expand_settings
+from hicd.errors import ConfigError, DataError
+from hicd.evaluation.examples import ExampleCollector
+from hicd.evaluation.metrics import ChangeMetrics
+from hicd.evaluation.results import Score, write_results
+from hicd.inference.checkpoint import CheckpointInfo, load_model
+from hicd.inference.tiled import predict_change_probability, resolve_device
+from hicd.models import ChangeDetectionModel
+
+DEFAULT_SETTINGS = "clean,resolution-x4,resolution-x8,single,multi-x4"
+DEFAULT_TILE = 512
+EXAMPLE_SETTING = "multi-x4"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One evaluated setting: degraded on the fly (``setting``) or read from ``t2_dir``."""
+
+    name: str
+    setting: DegradationSetting | None = None
+    t2_dir: Path | None = None
+
+
+@dataclass
+class Entrant:
+    """A loaded checkpoint and how it predicts."""
+
+    name: str
+    path: Path
+    model: ChangeDetectionModel
+    info: CheckpointInfo
+    tile: int
+    overlap: int
+
+
+def build_cases(
+    settings: str | Sequence[str] | None,
+    degraded_t2_dir: str | Path | None = None,
+    degraded_name: str = "released",
+) -> list[Case]:
+    """The settings to evaluate, in order.
+
+    ``settings`` is a comma-separated list for :func:`hicd.degradations.expand_settings` (or a
+    sequence of such names); None means :data:`DEFAULT_SETTINGS`, or only the released folder
+    when ``degraded_t2_dir`` is given. The released folder comes last, named ``degraded_name``.
+    """
+    if settings is None and degraded_t2_dir is None:
+        settings = DEFAULT_SETTINGS
+    if settings is not None and not isinstance(settings, str):
+        settings = ",".join(str(item) for item in settings)
+    cases = [Case(s.name, setting=s) for s in expand_settings(settings)] if settings else []
+    if degraded_t2_dir is not None:
+        if not degraded_name or any(case.name == degraded_name for case in cases):
+            raise ConfigError(
+                f"--degraded-name {degraded_name!r} must be non-empty and differ from the "
+                "names in --settings"
+            )
+        cases.append(Case(degraded_name, t2_dir=Path(degraded_t2_dir)))
+    return cases
+
+
+def model_names(checkpoints: Sequence[Path], names: Sequence[str] | None) -> list[str]:
+    """Display names: ``names`` as given, else file stems (``folder/stem`` where stems repeat)."""
+    if names is not None:
+        names = list(names)
+        if len(names) != len(checkpoints):
+            raise ConfigError(
+                f"got {len(names)} --name for {len(checkpoints)} --checkpoint; give one per "
+                "checkpoint or none"
+            )
+    else:
+        names = [path.stem for path in checkpoints]
+        if len(set(names)) < len(names):
+            names = [f"{path.parent.name}/{path.stem}" for path in checkpoints]
+    if len(set(names)) < len(names) or not all(names):
+        raise ConfigError(f"model names must be unique and non-empty, got {names}; use --name")
+    return names
+
+
+def _samples(dataset: BitemporalDataset, workers: int) -> Iterator[Sample]:
+    if workers <= 0:
+        return (dataset[index] for index in range(len(dataset)))
+    return iter(DataLoader(dataset, batch_size=None, num_workers=workers))
+
+
+def _example_case(cases: Sequence[Case]) -> Case:
+    """``multi-x4`` when evaluated, else the last degraded setting, else the first."""
+    by_name = {case.name: case for case in cases}
+    degraded = [case for case in cases if case.name != "clean"]
+    return by_name.get(EXAMPLE_SETTING) or (degraded[-1] if degraded else cases[0])
+
+
+def _load(
+    checkpoints: Sequence[Path],
+    names: Sequence[str],
+    device: torch.device,
+    tile: int | None,
+    overlap: int | None,
+) -> list[Entrant]:
+    entrants = []
+    for path, name in zip(checkpoints, names, strict=True):
+        model, info = load_model(path, device)
+        size = tile if tile is not None else info.tile_size or DEFAULT_TILE
+        step = size // 8 if overlap is None else overlap
+        if size <= 0 or not 0 <= step < size:
+            raise ConfigError(
+                f"{path}: tile {size} and overlap {step} do not fit; need 0 <= overlap < tile"
+            )
+        entrants.append(Entrant(name, path, model, info, size, step))
+    return entrants
+
+
+def _check_bands(sample: Sample, entrant: Entrant) -> None:
+    bands = sample["t1"].shape[0]
+    if bands != entrant.info.bands:
+        raise DataError(
+            f"{entrant.path}: the model takes {entrant.info.bands} bands per date but pair "
+            f"'{sample['name']}' has {bands}"
+        )
+
+
+def evaluate_checkpoints(
+    checkpoints: Sequence[str | Path],
+    data: str | Path,
+    split: str | None = None,
+    settings: str | Sequence[str] | None = None,
+    out: str | Path | None = None,
+    tile: int | None = None,
+    overlap: int | None = None,
+    batch_size: int = 4,
+    seed: int = 0,
+    device: str | torch.device = "auto",
+    degraded_t2_dir: str | Path | None = None,
+    degraded_name: str = "released",
+    date: Literal["t1", "t2"] = "t2",
+    names: Sequence[str] | None = None,
+    examples: int = 4,
+    ignore_value: int | None = None,
+    workers: int = 0,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Score each checkpoint under each setting on a generic-layout dataset.
+
+    Args:
+        checkpoints: hicd checkpoint files.
+        data: dataset folder (``A/``, ``B/``, ``label/``, optional ``list/SPLIT.txt``).
+        split: evaluate the names in ``list/SPLIT.txt`` (default: every pair).
+        settings: comma-separated settings; families expand (``single``: every kind at
+            severities 1–5 as ``single-KIND-sSEVERITY``). None: :data:`DEFAULT_SETTINGS`, or
+            only the released folder when ``degraded_t2_dir`` is given.
+        out: folder for results.json/.csv/.md, confusion.json, robustness.png and examples.png
+            (None: write nothing).
+        tile, overlap: prediction windows (default: the checkpoint's tile size, else 512, and
+            an eighth of the tile).
+        batch_size: windows per forward pass.
+        seed: seed of the deterministic degradation (as ``hicd degrade --seed``).
+        device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda:1"``, ...
+        degraded_t2_dir: a folder of already degraded t2 images with the dataset's names.
+        degraded_name: the setting name reported for ``degraded_t2_dir``.
+        date: which date the on-the-fly settings degrade.
+        names: display names, one per checkpoint (default: file stems).
+        examples: number of example pairs in examples.png (0: no sheet).
+        ignore_value: label value to ignore besides the default encodings (e.g. 255 for 0/1/255
+            labels).
+        workers: data-loading processes that read and degrade ahead of the models (0: inline).
+        progress: show a progress bar over settings × pairs.
+
+    Returns:
+        One dict per (checkpoint, setting), checkpoint-major, with the keys model, setting,
+        precision, recall, f1, iou, oa and kappa (fractions in [0, 1]).
+    """
+    checkpoints = [Path(path) for path in checkpoints]
+    if not checkpoints:
+        raise ConfigError("no checkpoint to evaluate: give at least one --checkpoint")
+    cases = build_cases(settings, degraded_t2_dir, degraded_name)
+    names = model_names(checkpoints, names)
+    datasets = {
+        case.name: BitemporalDataset(
+            data,
+            split=split,
+            t2_dir=case.t2_dir,
+            degradation=case.setting,
+            degraded_date=date,
+            degradation_seed=seed,
+            ignore_value=ignore_value,
+        )
+        for case in cases
+    }
+    entrants = _load(checkpoints, names, resolve_device(device), tile, overlap)
+
+    metrics = {(e.name, case.name): ChangeMetrics() for e in entrants for case in cases}
+    example_case = _example_case(cases)
+    collector = ExampleCollector(examples)
+    total = sum(len(dataset) for dataset in datasets.values())
+    with tqdm(total=total, desc="evaluate", unit="pair", disable=not progress) as bar:
+        for case in cases:
+            bar.set_postfix_str(case.name)
+            for index, sample in enumerate(_samples(datasets[case.name], workers)):
+                probabilities = {}
+                for entrant in entrants:
+                    _check_bands(sample, entrant)
+                    probabilities[entrant.name] = predict_change_probability(
+                        entrant.model,
+                        sample["t1"],
+                        sample["t2"],
+                        tile=entrant.tile,
+                        overlap=entrant.overlap,
+                        batch_size=batch_size,
+                    )
+                    change = (probabilities[entrant.name] > 0.5).long()
+                    metrics[entrant.name, case.name].update(change[None], sample["mask"][None])
+                if case is example_case:
+                    collector.offer(index, sample, probabilities)
+                bar.update()
+
+    scores = [
+        Score(e.name, case.name, metrics[e.name, case.name].counts())
+        for e in entrants
+        for case in cases
+    ]
+    rows = [score.row() for score in scores]
+    if out is not None:
+        context = _context(entrants, data, split, seed, date, degraded_t2_dir)
+        _write(Path(out), scores, context, collector, [e.name for e in entrants], example_case)
+    return rows
+
+
+def _context(
+    entrants: Sequence[Entrant],
+    data: str | Path,
+    split: str | None,
+    seed: int,
+    date: str,
+    degraded_t2_dir: str | Path | None,
+) -> dict[str, str]:
+    context = {
+        "data": f"`{data}`" + (f" (split `{split}`)" if split else " (all pairs)"),
+        "degraded date": f"{date}, seed {seed}",
+    }
+    if degraded_t2_dir is not None:
+        context["released t2 images"] = f"`{degraded_t2_dir}`"
+    for e in entrants:
+        context[f"model {e.name}"] = f"`{e.path}` (tile {e.tile}, overlap {e.overlap})"
+    return context
+
+
+def _write(
+    out: Path,
+    scores: Sequence[Score],
+    context: dict[str, str],
+    collector: ExampleCollector,
+    models: Sequence[str],
+    example_case: Case,
+) -> None:
+    from hicd.evaluation.plots import plot_examples, plot_robustness
+
+    out.mkdir(parents=True, exist_ok=True)
+    rows = write_results(out, scores, context)
+    plot_robustness(rows, out / "robustness.png")
+    if collector.examples:
+        plot_examples(collector.examples, models, example_case.name, out / "examples.png")
+    else:
+        (out / "examples.png").unlink(missing_ok=True)  # not left over from an earlier run
