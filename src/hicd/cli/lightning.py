@@ -1,0 +1,160 @@
+"""``hicd fit|validate|test``: Lightning's CLI over the hicd training modules and YAML configs.
+
+``model.class_path`` picks the stage (``hicd.training.TeacherModule`` or
+``hicd.training.StudentModule``); ``data`` configures :class:`hicd.training.ChangeDataModule`.
+Several ``--config`` files compose (later ones override earlier ones) and any option can be
+overridden on the command line. A run folder (``trainer.default_root_dir``, by default
+``runs/<data.kind>/<model run name>``) holds ``checkpoints/best.ckpt`` (best ``val/f1``),
+``checkpoints/last.ckpt`` (latest validated state; ``--ckpt_path last`` resumes from it) and one ``version_N/`` per invocation with the resolved
+``config.yaml``, ``metrics.csv`` and TensorBoard events. See ``docs/training.md``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from jsonargparse import Namespace
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+
+from hicd.training import ChangeDataModule, ChangeModule
+
+RUNS_DIR = "runs"
+CHECKPOINT_DEFAULTS = {
+    # checkpoints/best.ckpt: the best val/f1 so far.
+    "checkpoint.monitor": "val/f1",
+    "checkpoint.mode": "max",
+    "checkpoint.filename": "best",
+    "checkpoint.save_top_k": 1,
+    "checkpoint.auto_insert_metric_name": False,
+    # checkpoints/last.ckpt: the latest state, rewritten at every validation. (ModelCheckpoint's
+    # own save_last only writes when the top-k checkpoint changes.)
+    "last_checkpoint.monitor": None,
+    "last_checkpoint.filename": "last",
+    "last_checkpoint.save_top_k": 1,
+    # A new fit into an existing run folder overwrites best.ckpt/last.ckpt rather than writing
+    # best-v1.ckpt, so students always find their teacher at checkpoints/best.ckpt.
+    "checkpoint.enable_version_counter": False,
+    "last_checkpoint.enable_version_counter": False,
+}
+CHECKPOINT_GROUPS = ("checkpoint", "last_checkpoint")
+
+
+class HicdCLI(LightningCLI):
+    """LightningCLI with the hicd checkpointing, run folders and loggers."""
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        for group in CHECKPOINT_GROUPS:
+            parser.add_lightning_class_args(ModelCheckpoint, group)
+        parser.set_defaults(CHECKPOINT_DEFAULTS)
+        parser.link_arguments("data.crop_size", "model.init_args.crop_size")
+        parser.link_arguments("data.eval_tile", "model.init_args.eval_tile")
+
+    def before_instantiate_classes(self) -> None:
+        config = self.config[self.subcommand]
+        root = Path(config.trainer.default_root_dir or default_run_dir(config))
+        config.trainer.default_root_dir = str(root)
+        for group in CHECKPOINT_GROUPS:
+            if config[group].dirpath is None:
+                config[group].dirpath = str(root / "checkpoints")
+        if config.trainer.logger in (None, True):
+            config.trainer.logger = default_loggers(root)
+
+
+def default_run_dir(config: Namespace) -> Path:
+    """``runs/<data.kind>/<name>``, the name given by the module class (e.g. ``teacher`` or
+    ``student-hicd-multi-x4``)."""
+    module_class = _import_class(config.model.class_path)
+    init_args = config.model.get("init_args")
+    init_args = init_args.as_dict() if isinstance(init_args, Namespace) else dict(init_args or {})
+    return Path(RUNS_DIR) / config.data.kind / module_class.run_name(init_args)
+
+
+def default_loggers(root: Path) -> list[Namespace]:
+    """A CSV logger and a TensorBoard logger writing into ``root/version_N`` (N: the next free
+    number), so each invocation keeps its own metrics and resolved config."""
+    version = next_version(root)
+    return [
+        Namespace(
+            class_path="lightning.pytorch.loggers.CSVLogger",
+            init_args=Namespace(save_dir=str(root), name="", version=version),
+        ),
+        Namespace(
+            class_path="lightning.pytorch.loggers.TensorBoardLogger",
+            init_args=Namespace(
+                save_dir=str(root), name="", version=version, sub_dir="tensorboard"
+            ),
+        ),
+    ]
+
+
+def next_version(root: Path) -> int:
+    """One more than the largest ``version_N`` folder in ``root`` (0 if there is none)."""
+    numbers = [
+        int(match[1])
+        for path in (root.iterdir() if root.is_dir() else ())
+        if path.is_dir() and (match := re.fullmatch(r"version_(\d+)", path.name))
+    ]
+    return max(numbers, default=-1) + 1
+
+
+def _import_class(class_path: str) -> type:
+    module_name, _, name = class_path.rpartition(".")
+    return getattr(importlib.import_module(module_name), name)
+
+
+EXPECTED_WARNINGS = (
+    # The student's frozen teacher is meant to stay in eval mode.
+    r"Found \d+ module\(s\) in eval mode",
+    # The student degrades batches in its own on_after_batch_transfer, on purpose.
+    r"You have overridden `on_after_batch_transfer` in `LightningModule`",
+    # hicd.cli.main passes its argv on explicitly, also when called in-process.
+    r"LightningCLI's args parameter is intended",
+)
+
+
+CLI_OPTIONS: dict[str, Any] = {
+    "model_class": ChangeModule,
+    "subclass_mode_model": True,
+    "datamodule_class": ChangeDataModule,
+    "seed_everything_default": 0,
+    "auto_configure_optimizers": False,
+}
+
+
+def run_lightning_cli(argv: Sequence[str], **kwargs: Any) -> HicdCLI:
+    """Run ``hicd fit|validate|test ...``; ``argv`` starts with the subcommand."""
+    argv = list(argv)
+    with warnings.catch_warnings():
+        for message in EXPECTED_WARNINGS:
+            warnings.filterwarnings("ignore", message=message)
+        # LightningCLI warns when given args while sys.argv has its own; pass None then.
+        args = None if argv == sys.argv[1:] else argv
+        return HicdCLI(args=args, **{**CLI_OPTIONS, **kwargs})
+
+
+class _ParserBuilt(Exception):
+    def __init__(self, parser: LightningArgumentParser) -> None:
+        self.parser = parser
+
+
+class _ParserOnly(HicdCLI):
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        raise _ParserBuilt(parser)
+
+
+def config_parser() -> LightningArgumentParser:
+    """The parser of ``hicd fit|validate|test``, to check configs without running anything:
+    ``config_parser().parse_args(["fit", "--config", FILE])`` returns the resolved config
+    (links applied, nothing instantiated)."""
+    try:
+        _ParserOnly(args=[], **CLI_OPTIONS)
+    except _ParserBuilt as built:
+        return built.parser
+    raise AssertionError("LightningCLI did not parse")  # pragma: no cover

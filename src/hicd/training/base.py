@@ -1,0 +1,149 @@
+"""What teacher and student modules share: evaluation, metrics, optimiser and checkpoint metadata."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import inspect
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from lightning.pytorch import LightningModule
+from torch import Tensor, nn
+from torchmetrics import MeanMetric
+
+from hicd.data import IGNORE_INDEX
+from hicd.distillation import change_detection_loss
+from hicd.evaluation import ChangeMetrics
+from hicd.inference.checkpoint import METADATA_KEY, CheckpointInfo
+from hicd.models import ChangeDetectionModel
+from hicd.training.config import OptimConfig, as_config
+from hicd.training.optim import configure_adamw
+from hicd.training.tiling import tiled_logits
+
+Batch = dict[str, Any]
+STAGES = ("val", "test")
+
+
+class ChangeModule(LightningModule):
+    """Base of :class:`TeacherModule` and :class:`StudentModule`.
+
+    The predictive network is ``self.model`` (its weights are saved under ``model.``).
+    Validation and test run it on whole images (in ``eval_tile`` windows) and log the
+    change-class metrics of the whole set (``val/f1``, ``val/iou``, ``val/precision``,
+    ``val/recall``, ``val/oa``, ``val/kappa``; ``test/...``) from one confusion matrix,
+    summed over all processes under DDP.
+
+    Args:
+        optim: optimiser and learning-rate schedule.
+        crop_size: training crop size, stored in checkpoints as the prediction tile (the CLI
+            links it to ``data.crop_size``).
+        eval_tile: window side for validation/test (the CLI links it to ``data.eval_tile``).
+    """
+
+    role = "teacher"
+    model: ChangeDetectionModel
+
+    def __init__(
+        self,
+        optim: OptimConfig | None = None,
+        crop_size: int | None = None,
+        eval_tile: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.optim = as_config(OptimConfig, optim, "model.optim")
+        self.crop_size = crop_size
+        self.eval_tile = eval_tile
+        # Accumulated over the whole set and summed over processes in compute().
+        self.metrics = nn.ModuleDict({stage: ChangeMetrics() for stage in STAGES})
+        self.losses = nn.ModuleDict({stage: MeanMetric() for stage in STAGES})
+
+    # -- hyperparameters ---------------------------------------------------------------------
+
+    def _save_plain_hyperparameters(self) -> None:
+        """``save_hyperparameters`` with option groups stored as plain dicts (checkpoints then
+        load with ``torch.load(weights_only=True)``)."""
+        self.save_hyperparameters(frame=inspect.currentframe().f_back)
+        for key, value in self.hparams.items():
+            if dataclasses.is_dataclass(value) and not isinstance(value, type):
+                self.hparams[key] = dataclasses.asdict(value)
+        self._hparams_initial = copy.deepcopy(self._hparams)
+
+    # -- what subclasses provide --------------------------------------------------------------
+
+    def eval_pair(self, batch: Batch) -> tuple[Tensor, Tensor]:
+        """The two images the network sees in validation and test."""
+        return batch["t1"], batch["t2"]
+
+    def trainable_parameters(self) -> Iterable[nn.Parameter]:
+        """What the optimiser updates."""
+        return self.model.parameters()
+
+    def checkpoint_info(self) -> CheckpointInfo:
+        """The ``hicd`` metadata written into every checkpoint."""
+        raise NotImplementedError
+
+    @classmethod
+    def run_name(cls, init_args: Mapping[str, Any]) -> str:
+        """Folder name of a run with these init arguments (default run folder of the CLI)."""
+        return cls.role
+
+    # -- logging helpers ----------------------------------------------------------------------
+
+    def log_loss(self, loss: Tensor, terms: Mapping[str, Tensor], batch_size: int) -> None:
+        """Log the total as ``train/loss`` (on the progress bar) and each term as
+        ``train/<name>``."""
+        self.log("train/loss", loss.detach(), prog_bar=True, batch_size=batch_size)
+        values = {f"train/{name}": value.detach() for name, value in terms.items()}
+        self.log_dict(values, batch_size=batch_size)
+
+    # -- evaluation -----------------------------------------------------------------------------
+
+    def forward(self, t1: Tensor, t2: Tensor) -> Tensor:
+        """Change logits of whole images (tiled by ``eval_tile``)."""
+        return tiled_logits(self.model, t1, t2, self.eval_tile)
+
+    def _eval_step(self, batch: Batch, stage: str) -> None:
+        logits = self(*self.eval_pair(batch))
+        mask = batch["mask"]
+        valid = int((mask != IGNORE_INDEX).sum())
+        self.losses[stage].update(change_detection_loss(logits, mask)["cd"], weight=max(valid, 1))
+        self.metrics[stage].update(logits, mask)
+
+    def _log_metrics(self, stage: str) -> None:
+        # compute() sums the states over all processes first, so every process logs the same
+        # global scores (sync_dist then averages equal values).
+        scores = {f"{stage}/{k}": v.float() for k, v in self.metrics[stage].compute().items()}
+        scores[f"{stage}/loss"] = self.losses[stage].compute().float()
+        for metric in (self.metrics[stage], self.losses[stage]):
+            metric.reset()
+        self.log(f"{stage}/f1", scores.pop(f"{stage}/f1"), prog_bar=True, sync_dist=True)
+        self.log_dict(scores, sync_dist=True)
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        self._eval_step(batch, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_metrics("val")
+
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
+        self._eval_step(batch, "test")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_metrics("test")
+
+    # -- optimisation and checkpoints ---------------------------------------------------------
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        steps = self.trainer.estimated_stepping_batches
+        total = int(steps) if math.isfinite(steps) else 2**62
+        return configure_adamw(self.trainable_parameters(), self.optim, total)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[METADATA_KEY] = self.checkpoint_info().to_dict()
+
+
+def batch_size_of(batch: Batch) -> int:
+    """Number of samples in a batch dict."""
+    return int(batch["mask"].shape[0])

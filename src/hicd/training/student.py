@@ -1,0 +1,200 @@
+"""Stage 2: the student, distilled from a frozen teacher on pairs with one degraded date."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from lightning.pytorch.utilities import rank_zero_warn
+from torch import Tensor, nn
+
+from hicd.degradations import DegradationSetting, Degrader
+from hicd.distillation import METHODS, DistillationConfig, Distiller
+from hicd.errors import ConfigError
+from hicd.inference.checkpoint import CheckpointInfo, load_model
+from hicd.models import ChangeDetectionModel
+from hicd.training.base import Batch, ChangeModule, batch_size_of
+from hicd.training.config import NetworkConfig, OptimConfig, as_config
+
+TEACHER_PREFIX = "distiller.teacher."
+STUDENT_ALIAS_PREFIX = "distiller.student."
+"""The distiller holds the student too: its entries duplicate ``model.`` and are not saved."""
+
+
+class StudentModule(ChangeModule):
+    """A student trained on degraded pairs, guided by a frozen teacher on the clean pairs.
+
+    Each training batch arrives clean; :meth:`on_after_batch_transfer` (on the GPU when there is
+    one) adds ``student_t1``/``student_t2``: the same crop with ``degraded_date`` degraded by
+    ``degradation`` with fresh random parameters per sample. The teacher sees ``t1``/``t2``.
+    Validation and test degrade the whole images deterministically (``degradation_seed`` and
+    the image names), so every epoch scores the same inputs.
+
+    Args:
+        teacher_checkpoint: the stage-1 checkpoint (any file ``load_model`` reads). It is
+            re-loaded from this path whenever the module is built, e.g. when a run is resumed;
+            student checkpoints never contain the teacher's weights.
+        network: the student's architecture and pretrained backbone; None: the teacher's
+            architecture and the backbone file recorded in the teacher checkpoint.
+        init_from_teacher: start from the teacher's weights instead of the pretrained backbone.
+        distillation: the distillation method and its weights.
+        degradation: the quality-difference setting, e.g. ``multi-x4``, ``resolution-x8``,
+            ``single-gaussian_blur-s3``.
+        degraded_date: the date that is degraded (``t1`` or ``t2``).
+        degradation_seed: seed of the deterministic validation/test degradation.
+        optim: AdamW and its learning-rate schedule (over the student and any adapters).
+        crop_size: training crop size (set by the CLI from ``data.crop_size``).
+        eval_tile: validation/test window (set by the CLI from ``data.eval_tile``).
+    """
+
+    role = "student"
+
+    def __init__(
+        self,
+        teacher_checkpoint: str | None = None,
+        network: NetworkConfig | None = None,
+        init_from_teacher: bool = False,
+        distillation: DistillationConfig | None = None,
+        degradation: str = "multi-x4",
+        degraded_date: Literal["t1", "t2"] = "t2",
+        degradation_seed: int = 0,
+        optim: OptimConfig | None = None,
+        crop_size: int | None = None,
+        eval_tile: int | None = None,
+    ) -> None:
+        super().__init__(optim, crop_size, eval_tile)
+        self._save_plain_hyperparameters()
+        if degraded_date not in ("t1", "t2"):
+            raise ConfigError(f"model.degraded_date: must be 't1' or 't2', got {degraded_date!r}")
+        self.distillation = as_config(DistillationConfig, distillation, "model.distillation")
+        self.setting = DegradationSetting.parse(degradation)
+        self.degraded_date = degraded_date
+        self.teacher_checkpoint = teacher_checkpoint
+        self.init_from_teacher = init_from_teacher
+
+        needs_teacher = METHODS[self.distillation.method].needs_teacher
+        teacher, info = self._load_teacher(needs_teacher or network is None or init_from_teacher)
+        if network is None:
+            self.network = NetworkConfig.from_model_config(
+                info.model_config, info.extra.get("pretrained")
+            )
+            if self.network.pretrained is None and not init_from_teacher:
+                rank_zero_warn(
+                    f"{teacher_checkpoint}: records no pretrained backbone, so a new student "
+                    "starts from random weights (set model.network.pretrained to choose one)"
+                )
+        else:
+            self.network = as_config(NetworkConfig, network, "model.network")
+        self.model = self.network.build()
+        if init_from_teacher:
+            self._copy_teacher(teacher)
+        self.distiller = Distiller(
+            self.model,
+            teacher if needs_teacher else None,
+            self.distillation,
+            student_config=self.model.config,
+        )
+        self.train_degrader = Degrader(self.setting, seed=None)
+        self.eval_degrader = Degrader(self.setting, seed=degradation_seed)
+
+    def _load_teacher(self, required: bool) -> tuple[ChangeDetectionModel | None, Any]:
+        if self.teacher_checkpoint is None:
+            if required:
+                raise ConfigError(
+                    "model.teacher_checkpoint: needed (distillation method "
+                    f"{self.distillation.method!r}, network taken from the teacher, or "
+                    "init_from_teacher); give the stage-1 checkpoint"
+                )
+            return None, None
+        return load_model(Path(self.teacher_checkpoint))
+
+    def _copy_teacher(self, teacher: nn.Module) -> None:
+        try:
+            self.model.load_state_dict(teacher.state_dict())
+        except RuntimeError as error:
+            raise ConfigError(
+                f"model.init_from_teacher: the teacher {self.teacher_checkpoint} does not fit "
+                f"the student network ({error})"
+            ) from error
+
+    @classmethod
+    def run_name(cls, init_args: Mapping[str, Any]) -> str:
+        method = (init_args.get("distillation") or {}).get("method", DistillationConfig.method)
+        setting = DegradationSetting.parse(init_args.get("degradation") or "multi-x4")
+        return f"student-{method}-{setting.name}"
+
+    # -- the quality difference, made on the fly ----------------------------------------------
+
+    def degrade(self, batch: Batch) -> Batch:
+        """Add ``student_t1``/``student_t2`` (``degraded_date`` degraded) and ``degradation``.
+
+        In training mode the parameters are random per sample; in eval mode they are fixed by
+        ``degradation_seed`` and the sample names.
+        """
+        date = self.degraded_date
+        with torch.no_grad():
+            if self.training:
+                degraded, records = self.train_degrader(batch[date])
+            else:
+                degraded, records = self.eval_degrader(batch[date], names=list(batch["name"]))
+        student = {f"student_{d}": batch[d] for d in ("t1", "t2")}
+        student[f"student_{date}"] = degraded
+        return {**batch, **student, "degradation": records}
+
+    def on_after_batch_transfer(self, batch: Batch, dataloader_idx: int) -> Batch:
+        return self.degrade(batch)
+
+    # -- steps --------------------------------------------------------------------------------
+
+    def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
+        out = self.distiller(
+            batch["t1"], batch["t2"], batch["student_t1"], batch["student_t2"], batch["mask"]
+        )
+        self.log_loss(out.loss, out.terms, batch_size_of(batch))
+        return out.loss
+
+    def eval_pair(self, batch: Batch) -> tuple[Tensor, Tensor]:
+        return batch["student_t1"], batch["student_t2"]
+
+    def trainable_parameters(self) -> Iterable[nn.Parameter]:
+        return self.distiller.student_parameters()
+
+    # -- checkpoints: the student and adapters only -------------------------------------------
+
+    def checkpoint_info(self) -> CheckpointInfo:
+        return CheckpointInfo(
+            model_config=dict(self.model.config),
+            role="student",
+            method=self.distillation.method,
+            degradation=self.setting.name,
+            degraded_date=self.degraded_date,
+            tile_size=self.crop_size,
+            extra={
+                "teacher_checkpoint": self.teacher_checkpoint,
+                "pretrained": self.network.pretrained,
+                "init_from_teacher": self.init_from_teacher,
+            },
+        )
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_save_checkpoint(checkpoint)
+        state = checkpoint["state_dict"]
+        for key in [k for k in state if k.startswith((TEACHER_PREFIX, STUDENT_ALIAS_PREFIX))]:
+            del state[key]
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Put back what on_save_checkpoint left out, so the state dict loads strictly: the
+        # teacher as loaded from teacher_checkpoint, and the distiller's alias of the student.
+        state = checkpoint["state_dict"]
+        state.update(
+            (key, value)
+            for key, value in self.state_dict().items()
+            if key.startswith(TEACHER_PREFIX)
+        )
+        state.update(
+            (STUDENT_ALIAS_PREFIX + key[len("model.") :], value)
+            for key, value in list(state.items())
+            if key.startswith("model.")
+        )

@@ -1,0 +1,134 @@
+"""Every YAML in configs/ parses through the `hicd fit` parser (nothing is instantiated), and
+the paper-protocol compositions resolve to the intended runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hicd.cli.lightning import config_parser, default_run_dir
+from hicd.degradations import DegradationSetting
+from hicd.distillation import METHOD_NAMES
+from hicd.training import ChangeModule, StudentModule, TeacherModule
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+OVERLAY_BASES = {
+    # Overlays carry no model class: each is checked on top of a base config.
+    "students": "levir_cd/student.yaml",
+    "degradations": "levir_cd/student.yaml",
+    "callbacks": "levir_cd/teacher.yaml",
+    # Data groups are included by `data: ../data/NAME.yaml`; checked as --data FILE.
+    "data": "synthetic/teacher.yaml",
+}
+ALL_CONFIGS = sorted(CONFIGS.rglob("*.yaml"))
+
+# The experiments of the paper: (dataset, degradation) pairs, each with methods none and hicd.
+PROTOCOL = [
+    ("levir_cd", "resolution-x4"),
+    ("levir_cd", "resolution-x8"),
+    ("levir_cd", "single"),
+    ("levir_cd", "multi-x4"),
+    ("bandon", "resolution-x8"),
+    ("bandon", "single"),
+    ("bandon", "multi-x8"),
+    ("sv_cd", "resolution-x4"),
+]
+
+
+@pytest.fixture(scope="module")
+def parser():
+    return config_parser()
+
+
+def parse(parser, *files: Path | str, extra: tuple[str, ...] = ()):
+    argv = ["fit"]
+    for file in files:
+        argv += ["--config", str(CONFIGS / file)]
+    return parser.parse_args([*argv, *extra]).fit
+
+
+def argv_for(path: Path) -> tuple[list[Path | str], tuple[str, ...]]:
+    group = path.parent.name
+    if group == "data":
+        return [OVERLAY_BASES[group]], ("--data", str(path))
+    if group in OVERLAY_BASES:
+        return [OVERLAY_BASES[group], path], ()
+    return [path], ()
+
+
+def import_class(class_path: str) -> type:
+    import importlib
+
+    module, _, name = class_path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def test_configs_exist():
+    names = {str(p.relative_to(CONFIGS)) for p in ALL_CONFIGS}
+    for dataset in ("levir_cd", "bandon", "sv_cd"):
+        assert {f"{dataset}/teacher.yaml", f"{dataset}/student.yaml"} <= names
+    assert {"synthetic/teacher.yaml", "synthetic/student_hicd.yaml"} <= names
+    assert "synthetic/student_none.yaml" in names
+
+
+@pytest.mark.parametrize("path", ALL_CONFIGS, ids=lambda p: str(p.relative_to(CONFIGS)))
+def test_every_config_parses(parser, path):
+    files, extra = argv_for(path)
+    config = parse(parser, *files, extra=extra)
+    module_class = import_class(config.model.class_path)
+    assert issubclass(module_class, ChangeModule)
+    # data.crop_size and data.eval_tile reach the module through the CLI's links.
+    assert config.model.init_args.crop_size == config.data.crop_size
+    assert config.model.init_args.eval_tile == config.data.eval_tile
+    if module_class is StudentModule:
+        DegradationSetting.parse(config.model.init_args.degradation)
+        assert config.model.init_args.distillation.method in METHOD_NAMES
+
+
+def test_data_groups_are_used():
+    texts = "".join(p.read_text() for p in ALL_CONFIGS if p.parent.name != "data")
+    for path in (CONFIGS / "data").glob("*.yaml"):
+        assert f"data: ../data/{path.name}" in texts, path
+
+
+@pytest.mark.parametrize(("dataset", "degradation"), PROTOCOL)
+@pytest.mark.parametrize("method", ["none", "hicd"])
+def test_paper_protocol_compositions(parser, dataset, degradation, method):
+    config = parse(
+        parser,
+        f"{dataset}/student.yaml",
+        f"students/{method}.yaml",
+        f"degradations/{degradation}.yaml",
+        extra=("--data.root", "/data/somewhere"),
+    )
+    init = config.model.init_args
+    assert init.distillation.method == method
+    setting = DegradationSetting.parse(init.degradation)
+    assert setting.name.startswith(degradation)
+    assert init.teacher_checkpoint == f"runs/{dataset}/teacher/checkpoints/best.ckpt"
+    assert config.data.kind == dataset and config.data.root == "/data/somewhere"
+    assert default_run_dir(config) == Path("runs", dataset, f"student-{method}-{setting.name}")
+
+
+@pytest.mark.parametrize("dataset", ["levir_cd", "bandon", "sv_cd", "synthetic"])
+def test_teacher_defaults(parser, dataset, mobilenet_weights):
+    config = parse(parser, f"{dataset}/teacher.yaml")
+    assert import_class(config.model.class_path) is TeacherModule
+    network = config.model.init_args.network
+    assert (network.name, network.backbone) == ("siam_fpn", "tv_mobilenet_v2")
+    # The default backbone path is relative to the repository root (the working directory).
+    assert (CONFIGS.parent / network.pretrained).resolve() == mobilenet_weights.resolve()
+    assert default_run_dir(config) == Path("runs", dataset, "teacher")
+
+
+def test_command_line_overrides(parser):
+    config = parse(
+        parser,
+        "levir_cd/teacher.yaml",
+        extra=("--data.crop_size", "128", "--model.init_args.optim.lr", "0.01"),
+    )
+    assert config.data.crop_size == config.model.init_args.crop_size == 128
+    assert config.model.init_args.optim.lr == 0.01
+    assert config.checkpoint.monitor == "val/f1" and config.checkpoint.mode == "max"
+    assert config.last_checkpoint.filename == "last"

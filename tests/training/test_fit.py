@@ -1,0 +1,110 @@
+"""End to end: `hicd fit` of a teacher and an HiCD student from configs/synthetic, resume from
+`last`, checkpoint contents and checkpoint selection on val/f1."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import torch
+
+from hicd.cli.main import main
+from hicd.inference.checkpoint import load_model
+
+
+def read_metrics(path: Path) -> list[dict[str, str]]:
+    with path.open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_teacher_run_folder_and_checkpoints(teacher_run):
+    checkpoints = teacher_run / "checkpoints"
+    assert {p.name for p in checkpoints.iterdir()} == {"best.ckpt", "last.ckpt"}
+    version = teacher_run / "version_0"
+    assert (version / "config.yaml").is_file()  # the resolved config of the run
+    assert (version / "tensorboard").is_dir()
+    rows = read_metrics(version / "metrics.csv")
+    assert any(row.get("val/f1") for row in rows)
+    assert any(row.get("train/loss") for row in rows)
+
+    # Lightning checkpoints load safely (no pickled classes) and with load_model.
+    checkpoint = torch.load(checkpoints / "last.ckpt", weights_only=True)
+    assert checkpoint["global_step"] == 2
+    model, info = load_model(checkpoints / "best.ckpt")
+    assert info.role == "teacher" and info.tile_size == 64 and info.method is None
+    assert info.model_config["decoder_channels"] == 16
+    with torch.no_grad():
+        logits = model(torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)).logits
+    assert logits.shape == (1, 2, 64, 64)
+
+
+def test_best_checkpoint_is_chosen_on_val_f1(teacher_run):
+    best = torch.load(teacher_run / "checkpoints" / "best.ckpt", weights_only=True)
+    (state,) = [s for key, s in best["callbacks"].items() if "'monitor': 'val/f1'" in key]
+    assert "'mode': 'max'" in next(k for k in best["callbacks"] if "val/f1" in k)
+    scores = [
+        float(r["val/f1"])
+        for r in read_metrics(teacher_run / "version_0" / "metrics.csv")
+        if r["val/f1"]
+    ]
+    assert float(state["best_model_score"]) == max(scores)
+    assert Path(state["best_model_path"]).name == "best.ckpt"
+
+
+def test_student_fit_resume_and_checkpoint(
+    tmp_path, configs, run_fit, tiny_overlay, teacher_checkpoint
+):
+    root = tmp_path / "student"
+    argv = [
+        "--config", str(configs / "synthetic" / "student_hicd.yaml"),
+        "--config", str(tiny_overlay),
+        "--model.init_args.teacher_checkpoint", str(teacher_checkpoint),
+        "--trainer.default_root_dir", str(root),
+    ]  # fmt: skip
+    assert main(["fit", *argv]) == 0
+    last = root / "checkpoints" / "last.ckpt"
+    first = torch.load(last, weights_only=True)
+    assert first["global_step"] == 2
+
+    # The student's checkpoints hold the student alone, and load as a plain network.
+    assert all(key.startswith("model.") for key in first["state_dict"])
+    teacher_state = torch.load(teacher_checkpoint, weights_only=True)["state_dict"]
+    assert len(first["state_dict"]) == len(teacher_state)
+    model, info = load_model(root / "checkpoints" / "best.ckpt")
+    assert (info.role, info.method, info.degradation, info.degraded_date) == (
+        "student",
+        "hicd",
+        "multi-x4",
+        "t2",
+    )
+    assert info.extra["teacher_checkpoint"] == str(teacher_checkpoint)
+    assert model.config == load_model(teacher_checkpoint)[0].config
+
+    # Resume from last to a larger step budget: steps and optimiser state carry on.
+    cli = run_fit([*argv, "--trainer.max_steps", "3", "--ckpt_path", "last"])
+    assert cli.trainer.global_step == 3
+    optimizer = cli.trainer.optimizers[0]
+    steps = {float(state["step"]) for state in optimizer.state.values()}
+    assert steps == {3.0}  # 2 restored + 1 new (a fresh optimiser would say 1)
+
+    # Only the student (and adapters) are optimised; the teacher is frozen and absent.
+    module = cli.model
+    optimised = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    teacher = list(module.distiller.teacher.parameters())
+    assert teacher and not optimised & {id(p) for p in teacher}
+    assert not any(p.requires_grad for p in teacher)
+    assert optimised == {id(p) for p in module.distiller.student_parameters()}
+    assert (root / "version_1" / "config.yaml").is_file()  # each invocation keeps its config
+
+
+def test_validate_and_test_subcommands(teacher_run, configs, tiny_overlay, tiny_network_overlay):
+    argv = [
+        "--config", str(configs / "synthetic" / "teacher.yaml"),
+        "--config", str(tiny_overlay),
+        "--config", str(tiny_network_overlay),
+        "--trainer.default_root_dir", str(teacher_run),
+        "--ckpt_path", str(teacher_run / "checkpoints" / "best.ckpt"),
+    ]  # fmt: skip
+    assert main(["test", *argv]) == 0
+    rows = read_metrics(sorted(teacher_run.glob("version_*/metrics.csv"))[-1])
+    assert {"test/f1", "test/iou", "test/precision", "test/recall"} <= set(rows[-1])

@@ -1,0 +1,158 @@
+"""StudentModule: the on-the-fly quality difference, the frozen teacher, checkpoint contents."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+from hicd.errors import ConfigError
+from hicd.inference.checkpoint import load_model
+from hicd.training import StudentModule
+
+
+def batch(size: int = 64, count: int = 2) -> dict:
+    generator = torch.Generator().manual_seed(0)
+    return {
+        "t1": torch.rand(count, 3, size, size, generator=generator),
+        "t2": torch.rand(count, 3, size, size, generator=generator),
+        "mask": torch.randint(0, 2, (count, size, size), generator=generator),
+        "name": [f"pair_{i}" for i in range(count)],
+    }
+
+
+@pytest.fixture(scope="module")
+def student(teacher_checkpoint) -> StudentModule:
+    return StudentModule(str(teacher_checkpoint), degradation="multi-x4", crop_size=64)
+
+
+@pytest.mark.parametrize("date", ["t1", "t2"])
+def test_only_the_chosen_date_is_degraded(teacher_checkpoint, date):
+    module = StudentModule(str(teacher_checkpoint), degradation="resolution-x4", degraded_date=date)
+    clean = batch()
+    copy = {key: value.clone() if torch.is_tensor(value) else value for key, value in clean.items()}
+    other = {"t1": "t2", "t2": "t1"}[date]
+    for training in (True, False):
+        module.train(training)
+        out = module.on_after_batch_transfer(clean, 0)
+        # The teacher's pair stays clean; the student's other date is the clean image itself.
+        assert torch.equal(out["t1"], copy["t1"]) and torch.equal(out["t2"], copy["t2"])
+        assert out[f"student_{other}"] is clean[other]
+        assert not torch.allclose(out[f"student_{date}"], clean[date], atol=1e-3)
+        assert out[f"student_{date}"].shape == clean[date].shape
+        assert [r["setting"] for r in out["degradation"]] == ["resolution-x4"] * 2
+
+
+def test_eval_degradation_is_deterministic_and_training_is_random(student):
+    student.eval()
+    first = student.degrade(batch())["student_t2"]
+    assert torch.equal(first, student.degrade(batch())["student_t2"])
+    student.train()
+    a, b = (student.degrade(batch())["student_t2"] for _ in range(2))
+    assert not torch.equal(a, b)
+
+
+def test_teacher_sees_the_clean_pair_and_student_the_degraded_one(student):
+    seen = {}
+
+    def spy(name):
+        def hook(module, inputs, output):
+            seen[name] = inputs
+
+        return hook
+
+    handles = [
+        student.distiller.teacher.register_forward_hook(spy("teacher")),
+        student.model.register_forward_hook(spy("student")),
+    ]
+    student.train()
+    data = student.on_after_batch_transfer(batch(), 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # self.log without a trainer
+        loss = student.training_step(data, 0)
+    for handle in handles:
+        handle.remove()
+    assert torch.isfinite(loss) and loss.requires_grad
+    assert torch.equal(seen["teacher"][0], data["t1"]) and torch.equal(
+        seen["teacher"][1], data["t2"]
+    )
+    assert torch.equal(seen["student"][0], data["t1"])
+    assert torch.equal(seen["student"][1], data["student_t2"])
+    assert not torch.equal(seen["student"][1], data["t2"])
+    assert not student.distiller.teacher.training
+
+
+def test_teacher_is_frozen_and_not_optimised(student):
+    trainable = {id(p) for p in student.trainable_parameters()}
+    teacher = list(student.distiller.teacher.parameters())
+    assert not trainable & {id(p) for p in teacher}
+    assert not any(p.requires_grad for p in teacher)
+    assert {id(p) for p in student.model.parameters()} <= trainable
+
+
+def test_checkpoint_drops_the_teacher_and_reloads_strictly(student, tmp_path):
+    checkpoint = {"state_dict": student.state_dict()}
+    assert any(k.startswith("distiller.teacher.") for k in checkpoint["state_dict"])
+    student.on_save_checkpoint(checkpoint)
+    assert all(key.startswith("model.") for key in checkpoint["state_dict"])
+    assert checkpoint["hicd"]["role"] == "student"
+    assert checkpoint["hicd"]["degradation"] == "multi-x4"
+    assert checkpoint["hicd"]["tile_size"] == 64
+
+    torch.save(checkpoint, tmp_path / "student.ckpt")
+    model, info = load_model(tmp_path / "student.ckpt")
+    assert info.method == "hicd"
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, student.model.state_dict()[key])
+
+    restored = {"state_dict": dict(checkpoint["state_dict"])}
+    student.on_load_checkpoint(restored)
+    student.load_state_dict(restored["state_dict"], strict=True)
+
+
+def test_init_from_teacher_and_method_none(teacher_checkpoint):
+    copied = StudentModule(str(teacher_checkpoint), init_from_teacher=True)
+    teacher, _ = load_model(teacher_checkpoint)
+    for key, value in teacher.state_dict().items():
+        assert torch.equal(copied.model.state_dict()[key], value)
+
+    plain = StudentModule(str(teacher_checkpoint), distillation={"method": "none"})
+    assert plain.distiller.teacher is None
+    assert not any(key.startswith("distiller.teacher.") for key in plain.state_dict())
+    assert plain.model.config == teacher.config
+
+
+def test_bad_options(teacher_checkpoint):
+    with pytest.raises(ConfigError, match="teacher_checkpoint"):
+        StudentModule(None)
+    with pytest.raises(ConfigError, match="degradation setting"):
+        StudentModule(str(teacher_checkpoint), degradation="blurry")
+    with pytest.raises(ConfigError, match="degraded_date"):
+        StudentModule(str(teacher_checkpoint), degraded_date="t3")
+
+
+def test_run_name():
+    name = StudentModule.run_name(
+        {"distillation": {"method": "none"}, "degradation": "resolution-x8"}
+    )
+    assert name == "student-none-resolution-x8"
+
+
+def test_feature_student_keeps_its_adapters(teacher_checkpoint):
+    module = StudentModule(str(teacher_checkpoint), distillation={"method": "feature"})
+    adapters = {id(p) for p in module.distiller.objective.parameters()}
+    assert adapters and adapters <= {id(p) for p in module.trainable_parameters()}
+    checkpoint = {"state_dict": module.state_dict()}
+    module.on_save_checkpoint(checkpoint)
+    kept = {key.split(".")[0] + "." + key.split(".")[1] for key in checkpoint["state_dict"]}
+    assert kept <= {
+        "model.encoder",
+        "model.fusion",
+        "model.decoder",
+        "model.head",
+        "distiller.objective",
+    }
+    assert any(key.startswith("distiller.objective.") for key in checkpoint["state_dict"])
+    module.on_load_checkpoint(checkpoint)
+    module.load_state_dict(checkpoint["state_dict"], strict=True)
