@@ -5,6 +5,7 @@ from hicd.data.collate import collate_samples
 from hicd.data.dataset import BitemporalDataset, PairDataset, replace_t2
 from hicd.data.io import IGNORE_INDEX, read_image, read_label
 from hicd.data.pairing import PairFiles, pair_folders
+from hicd.data.synthetic import SyntheticChangeDataset, generate_pair, write_synthetic_dataset
 from hicd.data.tiling import Window, grid_windows
 from hicd.data.transforms import training_transform
 
@@ -16,12 +17,15 @@ __all__ = [
     "BitemporalDataset",
     "PairDataset",
     "PairFiles",
+    "SyntheticChangeDataset",
     "Window",
     "collate_samples",
+    "generate_pair",
     "grid_windows",
     "pair_folders",
     "read_image",
     "read_label",
     "replace_t2",
     "training_transform",
+    "write_synthetic_dataset",
 ]

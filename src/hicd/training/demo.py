@@ -1,0 +1,170 @@
+"""The main job on the built-in default data: teacher, ``none`` and ``hicd`` students on synthetic
+scenes, evaluated side by side on held-out pairs (``hicd demo`` / ``make demo``)."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import lightning.pytorch as pl
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+
+from hicd.atomic import atomic_path
+from hicd.data.synthetic import write_synthetic_dataset
+from hicd.distillation import DistillationConfig
+from hicd.training.config import NetworkConfig, OptimConfig
+from hicd.training.data import ChangeDataModule
+from hicd.training.student import StudentModule
+from hicd.training.teacher import TeacherModule
+
+SHARED_WEIGHTS = (
+    Path(__file__).resolve().parents[3].parent / "shared/weights/mobilenet_v2-b0353104.pth"
+)
+"""The ImageNet MobileNetV2 file beside the checkout, used when present (nothing is downloaded)."""
+
+
+@dataclass
+class DemoConfig:
+    """Sizes and budgets of the demo; ``quick()`` is the smoke-test variant."""
+
+    train_pairs: int = 96
+    val_pairs: int = 16
+    test_pairs: int = 24
+    image_size: int = 256
+    crop_size: int = 128
+    batch_size: int = 8
+    teacher_steps: int = 200
+    student_steps: int = 200
+    val_every: int = 50
+    lr: float = 1e-3
+    degradation: str = "multi-x4"
+    settings: str = "clean,resolution-x4,multi-x4"
+    students: dict[str, DistillationConfig] = field(
+        default_factory=lambda: {
+            "none": DistillationConfig(method="none"),
+            "hicd": DistillationConfig(method="hicd"),
+        }
+    )
+    seed: int = 0
+    pretrained: str | None = str(SHARED_WEIGHTS) if SHARED_WEIGHTS.is_file() else None
+
+    @classmethod
+    def quick(cls) -> DemoConfig:
+        return cls(
+            train_pairs=8,
+            val_pairs=2,
+            test_pairs=3,
+            image_size=64,
+            crop_size=64,
+            batch_size=4,
+            teacher_steps=3,
+            student_steps=3,
+            val_every=3,
+        )
+
+
+def _fit(
+    module: pl.LightningModule, data: ChangeDataModule, steps: int, config: DemoConfig, run: Path
+) -> Path:
+    checkpoint = ModelCheckpoint(
+        dirpath=run, filename="best", monitor="val/f1", mode="max", save_top_k=1
+    )
+    trainer = pl.Trainer(
+        max_steps=steps,
+        val_check_interval=min(config.val_every, steps),
+        check_val_every_n_epoch=None,
+        callbacks=[checkpoint],
+        logger=CSVLogger(run, name="logs"),
+        accelerator="auto",
+        devices=1,
+        num_sanity_val_steps=0,
+        enable_model_summary=False,
+        log_every_n_steps=10,
+        deterministic=False,
+    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*does not have many workers.*")
+        warnings.filterwarnings("ignore", ".*eval mode.*")
+        warnings.filterwarnings("ignore", ".*on_after_batch_transfer.*")
+        warnings.filterwarnings("ignore", ".*exists and is not empty.*")
+        warnings.filterwarnings("ignore", ".*LeafSpec.*")
+        warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")
+        trainer.fit(module, datamodule=data)
+    return Path(checkpoint.best_model_path)
+
+
+def _publish(source: Path, target: Path) -> Path:
+    with atomic_path(target) as tmp:
+        shutil.copyfile(source, tmp)
+    return target
+
+
+def run_demo(out: str | Path = "demo-output", config: DemoConfig | None = None) -> list[dict]:
+    """Train the teacher and the students, evaluate them and write everything to ``out``.
+
+    ``out`` receives ``teacher.ckpt`` and one checkpoint per student (``none.ckpt``,
+    ``hicd.ckpt``), ``results.json``/``.csv``/``.md``, ``robustness.png`` and
+    ``examples.png``; intermediate runs and the generated data go to ``out/work``.
+    """
+    from hicd.evaluation import evaluate_checkpoints
+
+    config = config or DemoConfig()
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    out = Path(out)
+    work = out / "work"
+    started = time.perf_counter()
+    pl.seed_everything(config.seed, workers=True, verbose=False)
+    data_root = write_synthetic_dataset(
+        work / "data",
+        splits={"train": config.train_pairs, "val": config.val_pairs, "test": config.test_pairs},
+        size=config.image_size,
+        seed=config.seed,
+    )
+    data = ChangeDataModule(
+        kind="generic",
+        root=str(data_root),
+        crop_size=config.crop_size,
+        batch_size=config.batch_size,
+        num_workers=0,
+    )
+    network = NetworkConfig(pretrained=config.pretrained, options={"decoder_channels": 32})
+    optim = OptimConfig(
+        lr=config.lr, schedule="cosine", warmup_steps=max(1, config.teacher_steps // 10)
+    )
+    print(f"[demo] teacher on clean pairs ({config.teacher_steps} steps)", flush=True)
+    teacher = TeacherModule(network=network, optim=optim, crop_size=config.crop_size)
+    best = _fit(teacher, data, config.teacher_steps, config, work / "teacher")
+    checkpoints = {"teacher": _publish(best, out / "teacher.ckpt")}
+    for name, distillation in config.students.items():
+        print(
+            f"[demo] student '{name}' on {config.degradation} pairs ({config.student_steps} steps)",
+            flush=True,
+        )
+        pl.seed_everything(config.seed + 1, workers=True, verbose=False)
+        student = StudentModule(
+            teacher_checkpoint=str(checkpoints["teacher"]),
+            distillation=distillation,
+            degradation=config.degradation,
+            degradation_seed=config.seed,
+            optim=optim,
+            crop_size=config.crop_size,
+        )
+        best = _fit(student, data, config.student_steps, config, work / name)
+        checkpoints[name] = _publish(best, out / f"{name}.ckpt")
+    print("[demo] evaluating on held-out pairs", flush=True)
+    rows = evaluate_checkpoints(
+        list(checkpoints.values()),
+        data_root,
+        split="test",
+        settings=config.settings,
+        out=out,
+        names=list(checkpoints),
+        seed=config.seed,
+    )
+    print(f"[demo] done in {time.perf_counter() - started:.0f} s; results in {out}", flush=True)
+    return rows
