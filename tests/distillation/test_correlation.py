@@ -61,7 +61,7 @@ def test_efficient_matches_naive(shape, near):
 
 
 def test_many_chunks_match_naive(monkeypatch):
-    monkeypatch.setattr(correlation, "_CHUNK_ELEMENTS", 7)  # chunks of 1 position
+    monkeypatch.setattr(correlation, "_BLOCK_BYTES", 1)  # blocks of 1 position
     f1_s, f2_s, f1_t, f2_t = (f.double().requires_grad_() for f in _pair_inputs(SHAPES[1]))
     before = f1_s.detach().clone()
     got = cross_correlation_loss(f1_s, f2_s, f1_t, f2_t)
@@ -102,8 +102,141 @@ def test_gradients_match_naive(shape):
             torch.testing.assert_close(g32.double(), r, rtol=1e-5, atol=1e-7)
 
 
-def test_gradcheck_self_and_cross():
-    f = [_maps(2, 3, 2, 3, s).double().requires_grad_() for s in range(4)]
+def _rotated(f: torch.Tensor, noise: float, seed: int) -> torch.Tensor:
+    """One fixed random channel rotation of ``f`` plus noise: the same correlations up to the
+    noise, though the maps differ (the case where only float64 Grams are accurate)."""
+    c = f.shape[1]
+    q, _ = torch.linalg.qr(torch.randn(c, c, generator=torch.Generator().manual_seed(0)))
+    return torch.einsum("kc,bchw->bkhw", q, f) + noise * _maps(*f.shape, seed)
+
+
+@pytest.fixture
+def attempts(monkeypatch) -> list[tuple[str, object]]:
+    """(strategy, precision) of every attempt of the correlation losses, in order."""
+    used: list[tuple[str, object]] = []
+    original = correlation._distance
+
+    def spy(maps, precision):
+        distance = original(maps, precision)
+        used.append((type(distance).__name__, distance.precision))
+        return distance
+
+    monkeypatch.setattr(correlation, "_distance", spy)
+    return used
+
+
+_C = correlation
+PATH_CASES = {
+    # name: (student/teacher maker, expected attempts)
+    "equal C, float32": (
+        lambda f, s: _maps(*f.shape, s),
+        [("_GramDistance", _C._FAST)],
+    ),
+    "near-equal, exact difference": (
+        lambda f, s: f + 1e-3 * _maps(*f.shape, s),
+        [("_GramDistance", _C._FAST), ("_GramDistance", _C._EXACT_DIFFERENCE)],
+    ),
+    "rotated, float64 Grams": (
+        lambda f, s: _rotated(f, 1e-2, s),
+        [("_GramDistance", _C._FAST), ("_GramDistance", _C._DOUBLE)],
+    ),
+    "differing C, float64": (
+        lambda f, s: _maps(f.shape[0], f.shape[1] + 3, *f.shape[2:], s),
+        [("_GramDistance", _C._DOUBLE)],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", PATH_CASES, ids=str)
+@pytest.mark.parametrize("kind", ["self", "cross"])
+def test_each_path_matches_naive(case, kind, attempts):
+    make_teacher, expected = PATH_CASES[case]
+    f1_s, f2_s = _maps(2, 8, 6, 6, 1), _maps(2, 8, 6, 6, 2)
+    inputs = [f1_s, f2_s, make_teacher(f1_s, 3), make_teacher(f2_s, 4)]
+    idx = [0, 2] if kind == "self" else [0, 1, 2, 3]
+    efficient, naive = {
+        "self": (self_correlation_loss, naive_self_correlation_loss),
+        "cross": (cross_correlation_loss, naive_cross_correlation_loss),
+    }[kind]
+    f32 = [inputs[i].clone().requires_grad_() for i in idx]
+    f64 = [inputs[i].double().requires_grad_() for i in idx]
+    got, ref = efficient(*f32), naive(*f64)
+    assert attempts == expected
+    assert got.dtype == torch.float32
+    assert _rel(got, ref) < 1e-5
+    for g, r in zip(torch.autograd.grad(got, f32), torch.autograd.grad(ref, f64), strict=True):
+        assert g.dtype == torch.float32
+        torch.testing.assert_close(g.double(), r, rtol=1e-4, atol=1e-4 * r.abs().max().item())
+
+
+def test_float64_grams_not_enough_uses_the_difference_itself(attempts):
+    """Correlations equal to 1e-11 up to a rotation: even float64 Grams cancel too much."""
+    f = _maps(2, 8, 6, 6, 1)
+    t = _rotated(f, 1e-6, 3)
+    got = self_correlation_loss(f, t)
+    ref = naive_self_correlation_loss(f.double(), t.double())
+    assert ref.item() < 1e-11
+    assert attempts == [
+        ("_GramDistance", _C._FAST),
+        ("_GramDistance", _C._DOUBLE),
+        ("_SpatialDistance", _C._SPATIAL),
+    ]
+    assert _rel(got, ref) < 1e-5
+
+
+@pytest.mark.parametrize("channels", [(16, 16), (16, 20), (20, 16)], ids=str)
+def test_spatial_path_when_positions_few(channels, attempts):
+    """N ≤ C: the N×N difference in float64, student and teacher grads against naive."""
+    cs, ct = channels
+    f = [_maps(3, c, 3, 4, seed) for seed, c in enumerate((cs, cs, ct, ct))]
+    f32 = [x.clone().requires_grad_() for x in f]
+    f64 = [x.double().requires_grad_() for x in f]
+    for efficient, naive, idx in [
+        (self_correlation_loss, naive_self_correlation_loss, [0, 2]),
+        (cross_correlation_loss, naive_cross_correlation_loss, [0, 1, 2, 3]),
+    ]:
+        got = efficient(*(f32[i] for i in idx))
+        ref = naive(*(f64[i] for i in idx))
+        assert got.dtype == torch.float32 and _rel(got, ref) < 1e-6
+        got_grads = torch.autograd.grad(got, [f32[i] for i in idx])
+        for g, r in zip(got_grads, torch.autograd.grad(ref, [f64[i] for i in idx]), strict=True):
+            torch.testing.assert_close(g.double(), r, rtol=1e-5, atol=1e-8)
+    assert {name for name, _ in attempts} == {"_SpatialDistance"}
+
+
+@pytest.mark.parametrize("keep", [True, False], ids=["kept", "recomputed"])
+@pytest.mark.parametrize("size", [(6, 6), (2, 3)], ids=["gram", "spatial"])
+def test_blocks_match_one_block(monkeypatch, size, keep):
+    """Float32 Grams accumulated over 1-position blocks (or 1-item blocks), with the stacks kept
+    or recomputed in backward, give what one block gives."""
+    f = [_maps(3, 8, *size, s).requires_grad_() for s in range(4)]
+
+    def run() -> list[torch.Tensor]:
+        loss = self_correlation_loss(f[0], f[2]) + cross_correlation_loss(*f)
+        return [loss, *torch.autograd.grad(loss, f)]
+
+    whole = run()
+    monkeypatch.setattr(correlation, "_BLOCK_BYTES", 1)
+    monkeypatch.setattr(correlation, "_KEEP_BYTES", 1 << 30 if keep else 0)
+    for got, ref in zip(run(), whole, strict=True):
+        torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-7)
+
+
+def test_channels_last_and_teacher_only_gradient():
+    f_s, f_t = _maps(2, 8, 6, 5, 0), _maps(2, 8, 6, 5, 1)
+    t64 = f_t.double().requires_grad_()
+    ref = naive_self_correlation_loss(f_s.double(), t64)
+    (ref_grad,) = torch.autograd.grad(ref, t64)
+    t_last = f_t.to(memory_format=torch.channels_last).requires_grad_()
+    got = self_correlation_loss(f_s.to(memory_format=torch.channels_last), t_last)
+    (grad,) = torch.autograd.grad(got, t_last)
+    assert _rel(got, ref) < 1e-5
+    torch.testing.assert_close(grad.double(), ref_grad, rtol=1e-4, atol=1e-8)
+
+
+@pytest.mark.parametrize("size", [(3, 2, 3), (4, 1, 3)], ids=["gram", "spatial"])
+def test_gradcheck_self_and_cross(size):
+    f = [_maps(2, *size, s).double().requires_grad_() for s in range(4)]
     assert torch.autograd.gradcheck(lambda a, b: self_correlation_loss(a, b), (f[0], f[2]))
     assert torch.autograd.gradcheck(lambda *x: cross_correlation_loss(*x), tuple(f))
 

@@ -49,8 +49,8 @@ class DistillationConfig:
     use_self: bool = True
     use_cross: bool = True
     use_global: bool = True
-    lambda_sfd: float = 1.0
-    lambda_cfd: float = 1.0
+    lambda_sfd: float = 0.1
+    lambda_cfd: float = 0.1
     w_self: float = 1.0
     w_cross: float = 1.0
     w_global: float = 1.0

@@ -7,17 +7,21 @@ Every position's C-vector is L2-normalised as ``f / max(||f||, EPS)`` (``EPS = 1
 * cross-correlation ``X(F₁, F₂) = F̂₁ᵀF̂₂`` (N×N),
 * global correlation over M images ``G = [gᵢ·gⱼ]`` with ``gᵢ`` the normalised spatial mean.
 
-The public losses never build an N×N matrix: they use
-``‖A₁ᵀA₂ − B₁ᵀB₂‖²_F = ⟨A₁A₁ᵀ, A₂A₂ᵀ⟩ − 2⟨A₁B₁ᵀ, A₂B₂ᵀ⟩ + ⟨B₁B₁ᵀ, B₂B₂ᵀ⟩`` (self-correlation is
-the case A₁ = A₂, B₁ = B₂), with the C×C Gram products accumulated in float64 over chunks of
-positions, so cost is O(C²·N) and extra memory O(C² + C·chunk) besides the input gradients.
-The ``naive_*`` functions materialise the N×N matrices; they are the reference for tests and
-benchmarks. See docs/method_distillation.md for the derivation.
+With the normalised student maps Âₖ and teacher maps B̂ₖ (k = date), ``‖Â₁ᵀÂ₂ − B̂₁ᵀB̂₂‖²_F``
+is a sum of Frobenius inner products of the Gram blocks of ``Yₖ = [Âₖ; Dₖ]``, ``Dₖ = Âₖ − B̂ₖ``
+(equal channels) or ``Yₖ = [Âₖ; B̂ₖ]`` (differing channels): cost O(C²·N), no N×N matrix, and
+positions processed in blocks. With Dₖ every term is proportional to the student/teacher
+difference, so float32 stays accurate close to the teacher. An error estimate sends the rare
+cases it cannot handle to float64 norms, float64 Grams, or the N×N difference itself (small N);
+differing channels use float64 Grams. Where N ≤ C the N×N difference is cheaper and is used
+directly, in float64. The ``naive_*`` functions materialise the N×N matrices; they are the
+reference for tests and benchmarks. See docs/distillation.md for the derivation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -27,10 +31,37 @@ from hicd.errors import ConfigError
 EPS = 1e-6
 """Floor of the per-position norm in the L2 normalisation."""
 
-_CHUNK_ELEMENTS = 1 << 18
-"""Target number of elements of one float64 chunk buffer (B·C·positions), i.e. 2 MiB."""
+_BLOCK_BYTES = 4 << 20
+"""Largest stacked block (items × (C_s+C_t) × positions) processed at once."""
 
+_KEEP_BYTES = 16 << 20
+"""Stacks up to this size in all are kept for the backward pass, bigger ones recomputed."""
+
+_TOLERANCE = 1e-5
+"""Largest estimated relative error of a result before it is recomputed in higher precision."""
+
+_UNIT_ROUNDOFF = 2.0**-24
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+Block = tuple[slice, slice]
+"""(items, positions) of the maps processed together."""
+
+
+@dataclass(frozen=True)
+class _Precision:
+    """Dtypes of one attempt: ``gram`` for stacks, Grams and products, ``norms`` for the
+    per-position norms (float64 norms make D = Â − B̂ exact to its own precision); ``spatial``
+    for the N×N difference instead of Grams."""
+
+    gram: torch.dtype
+    norms: torch.dtype
+    spatial: bool = False
+
+
+_FAST = _Precision(torch.float32, torch.float32)
+_EXACT_DIFFERENCE = _Precision(torch.float32, torch.float64)
+_DOUBLE = _Precision(torch.float64, torch.float64)
+_SPATIAL = _Precision(torch.float64, torch.float64, spatial=True)
 
 
 def _check_maps(name: str, *maps: Tensor) -> None:
@@ -69,112 +100,307 @@ def normalize_positions(f: Tensor) -> Tensor:
     return flat / flat.norm(dim=1, keepdim=True).clamp_min(EPS)
 
 
-def _chunks(n: int, batch: int, channels: int) -> Iterator[slice]:
-    step = max(1, _CHUNK_ELEMENTS // max(1, batch * channels))
-    for start in range(0, n, step):
-        yield slice(start, min(n, start + step))
+def _norms(x: Tensor, dtype: torch.dtype) -> Tensor:
+    """B×1×N per-position norms of B×C×N ``x`` in ``dtype``, floored at EPS."""
+    if x.dtype != dtype:
+        return torch.linalg.vector_norm(x, dim=1, keepdim=True, dtype=dtype).clamp_min_(EPS)
+    return (x * x).sum(dim=1, keepdim=True).sqrt_().clamp_min_(EPS)  # faster than vector_norm
 
 
-def _unit64(x: Tensor, sl: slice, inv_norm: Tensor) -> Tensor:
-    """Chunk ``sl`` of raw B×C×N ``x`` as normalised float64 (``inv_norm`` is B×N float64)."""
-    return x[..., sl].to(torch.float64, copy=True).mul_(inv_norm[:, None, sl])
+def _blocks(batch: int, rows: int, n: int, itemsize: int, whole_positions: bool) -> list[Block]:
+    """Blocks of at most ``_BLOCK_BYTES`` of stacked rows (at least one item, or one position)."""
+    budget = max(1, _BLOCK_BYTES // (itemsize * rows))  # positions × items per block
+    if whole_positions or n <= budget:
+        items = max(1, budget // n)
+        return [(slice(b, b + items), slice(None)) for b in range(0, batch, items)]
+    return [
+        (slice(b, b + 1), slice(p, p + budget)) for b in range(batch) for p in range(0, n, budget)
+    ]
 
 
-def _gram(x: Tensor, y: Tensor) -> Tensor:
-    return torch.bmm(x, y.transpose(1, 2))
+@dataclass(frozen=True)
+class _Layout:
+    """How a pair of normalised maps Â (C_s×n, student) and B̂ (C_t×n, teacher) is stacked into Y.
+
+    ``paired`` (C_s = C_t): Y = [Â; D] with D = Â − B̂, since
+    Â₁ᵀÂ₂ − B̂₁ᵀB̂₂ = Â₁ᵀD₂ + D₁ᵀÂ₂ − D₁ᵀD₂ (every term proportional to D). Otherwise Y = [Â; B̂].
+    The Gram matrix G = YYᵀ has blocks P (top left), X (top right) and Q (bottom right).
+    """
+
+    split: int
+    paired: bool
+
+    def halves(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        return x[:, : self.split], x[:, self.split :]
+
+    def blocks(self, gram: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        s = self.split
+        return gram[:, :s, :s], gram[:, :s, s:], gram[:, s:, s:]
+
+    def stack(self, xa: Tensor, xb: Tensor, na: Tensor, nb: Tensor, dtype: torch.dtype) -> Tensor:
+        """Y of raw B×C×n blocks ``xa``, ``xb`` with norms ``na``, ``nb`` (B×1×n, in ``dtype``)."""
+        y = xa.new_empty((xa.shape[0], xa.shape[1] + xb.shape[1], xa.shape[2]), dtype=dtype)
+        top, bottom = self.halves(y)
+        inv_a = na.reciprocal()
+        torch.mul(xa, inv_a, out=top)
+        if self.paired:
+            # D = (xa − xb·‖xa‖/‖xb‖)/‖xa‖ is rounded once in dtype, relative to D itself.
+            torch.addcmul(xa, xb, na / nb, value=-1.0, out=bottom).mul_(inv_a)
+        else:
+            torch.mul(xb, nb.reciprocal(), out=bottom)
+        return y
+
+    def unit(self, y: Tensor, side: int) -> Tensor:
+        """Â (side 0) or B̂ (side 1) of a stack."""
+        top, bottom = self.halves(y)
+        if side == 0:
+            return top
+        return top - bottom if self.paired else bottom
+
+    def terms(self, g1: Tensor, g2: Tensor) -> list[tuple[float, Tensor, Tensor]]:
+        """``‖Â₁ᵀÂ₂ − B̂₁ᵀB̂₂‖²_F = Σ c·⟨U, V⟩`` over the returned (c, U, V)."""
+        p1, x1, q1 = self.blocks(g1)
+        p2, x2, q2 = self.blocks(g2)
+        if not self.paired:  # P = ÂÂᵀ, X = ÂB̂ᵀ, Q = B̂B̂ᵀ
+            return [(1.0, p1, p2), (-2.0, x1, x2), (1.0, q1, q2)]
+        if g1 is g2:
+            return [(2.0, p1, q1), (2.0, x1.mT, x1), (-4.0, x1, q1), (1.0, q1, q1)]
+        return [
+            *[(1.0, q1, p2), (1.0, p1, q2), (2.0, x1.mT, x2)],
+            *[(-2.0, q1, x2), (-2.0, x1, q2), (1.0, q1, q2)],
+        ]
+
+    def left(self, gram: Tensor, side: int) -> Tensor:
+        """L with ∂‖Â₁ᵀÂ₂ − B̂₁ᵀB̂₂‖²_F / ∂(side 0: Â₁, 1: B̂₁) = 2·L·Y₁, given G₂ (C_side×rows)."""
+        p, x, q = self.blocks(gram)
+        if not self.paired:
+            return torch.cat([p, -x] if side == 0 else [-x.mT, q], dim=2)
+        if side == 0:
+            return torch.cat([x, p - x], dim=2)
+        return torch.cat([q - x, x + x.mT - p - q], dim=2)
 
 
-def _inner(p: Tensor, q: Tensor) -> Tensor:
-    """Per-item Frobenius inner product of two B×C×C' stacks → B."""
-    return (p * q).sum(dim=(1, 2))
+def _normalize_backward_(unit: Tensor, g_unit: Tensor, norm: Tensor) -> Tensor:
+    """Gradient through ``x / max(‖x‖, EPS)`` given the unit vectors' gradient, in place."""
+    radial = (unit * g_unit).sum(dim=1, keepdim=True)
+    # Below EPS the divisor is the constant EPS, so there is no radial term.
+    radial.masked_fill_(norm <= EPS, 0.0)
+    return g_unit.addcmul_(unit, radial, value=-1.0).div_(norm.to(g_unit.dtype))
+
+
+class _Distance:
+    """Per-item ``‖Â₁ᵀÂ₂ − B̂₁ᵀB̂₂‖²_F`` of one call in one precision, and its gradient.
+
+    ``maps`` are the raw B×C×N maps (student, teacher) of date 1, then of date 2 for
+    cross-correlation; a self-correlation call has only date 1 (Â₂ = Â₁, B̂₂ = B̂₁).
+    """
+
+    whole_positions = False
+
+    def __init__(self, maps: Sequence[Tensor], precision: _Precision) -> None:
+        self.precision = precision
+        self.dtype = precision.gram
+        self.pairs = len(maps) // 2
+        self.batch, self.n = maps[0].shape[0], maps[0].shape[-1]
+        rows = maps[0].shape[1] + maps[1].shape[1]
+        itemsize = torch.finfo(self.dtype).bits // 8
+        self.blocks = _blocks(self.batch, rows, self.n, itemsize, self.whole_positions)
+        self.norms = [x.new_empty((self.batch, 1, self.n), dtype=precision.norms) for x in maps]
+        for items, positions in self.blocks:  # by block, to keep the temporaries small
+            for x, norms in zip(maps, self.norms, strict=True):
+                norms[items, :, positions] = _norms(x[items, :, positions], precision.norms)
+
+    def forward(self, maps: Sequence[Tensor]) -> Tensor:
+        """Per-item squared Frobenius norms of the difference of correlation matrices (B)."""
+        raise NotImplementedError
+
+    def refine(self, values: Tensor) -> _Precision | None:
+        """None if ``values`` from :meth:`forward` are within ``_TOLERANCE`` (relative), else the
+        precision to recompute them with."""
+        return None
+
+    def unit_gradients(
+        self, maps: Sequence[Tensor], index: int, coef: Tensor, needs: Sequence[bool]
+    ) -> Iterator[tuple[int, Tensor, Tensor]]:
+        """(map index, its unit vectors, their gradient) on block ``index`` for the maps in
+        ``needs``."""
+        raise NotImplementedError
+
+    def backward(
+        self, maps: Sequence[Tensor], coef: Tensor, needs: Sequence[bool]
+    ) -> list[Tensor | None]:
+        """Input gradients, given ``coef`` = ∂loss/∂(per-item value) as B×1×1."""
+        grads: list[Tensor | None] = [None] * len(maps)
+        for index, (items, positions) in enumerate(self.blocks):
+            for i, unit, g_unit in self.unit_gradients(maps, index, coef, needs):
+                g = _normalize_backward_(unit, g_unit, self.norms[i][items, :, positions])
+                if len(self.blocks) == 1:
+                    grads[i] = g.to(maps[i].dtype)
+                    continue
+                if grads[i] is None:
+                    grads[i] = torch.empty_like(maps[i])
+                grads[i][items, :, positions] = g
+        return grads
+
+
+class _GramDistance(_Distance):
+    """Sums of Gram-block inner products, the Grams accumulated over blocks of positions.
+
+    Cost O(C²·N); the stacks are kept for the backward pass when they are small.
+    """
+
+    def __init__(self, maps: Sequence[Tensor], precision: _Precision) -> None:
+        super().__init__(maps, precision)
+        channels = maps[0].shape[1]
+        self.layout = _Layout(channels, paired=channels == maps[1].shape[1])
+        self.kept: list[list[Tensor]] | None = None
+
+    def stacks(self, maps: Sequence[Tensor], block: Block) -> list[Tensor]:
+        items, positions = block
+        return [
+            self.layout.stack(
+                *(x[items, :, positions] for x in maps[2 * k : 2 * k + 2]),
+                *(s[items, :, positions] for s in self.norms[2 * k : 2 * k + 2]),
+                self.dtype,
+            )
+            for k in range(self.pairs)
+        ]
+
+    def forward(self, maps: Sequence[Tensor]) -> Tensor:
+        rows = maps[0].shape[1] + maps[1].shape[1]
+        size = self.pairs * self.batch * rows * self.n * torch.finfo(self.dtype).bits // 8
+        self.kept = [] if size <= _KEEP_BYTES else None
+        self.grams = [
+            maps[0].new_zeros((self.batch, rows, rows), dtype=self.dtype) for _ in range(self.pairs)
+        ]
+        for block in self.blocks:
+            ys = self.stacks(maps, block)
+            for gram, y in zip(self.grams, ys, strict=True):
+                gram[block[0]].baddbmm_(y, y.transpose(1, 2))
+            if self.kept is not None:
+                self.kept.append(ys)
+        values = maps[0].new_zeros(self.batch, dtype=self.dtype)
+        self.bound = torch.zeros_like(values)
+        for c, u, v in self.layout.terms(self.grams[0], self.grams[-1]):
+            product = u * v
+            values = values + c * product.sum(dim=(1, 2))
+            self.bound = self.bound + abs(c) * product.abs().sum(dim=(1, 2))
+        return values
+
+    def refine(self, values: Tensor) -> _Precision | None:
+        # Rounding the Grams costs up to about 2u·Σ|terms|; rounding D relative to Â, not to D
+        # (float32 norms), about 4u/rms(D) of the result.
+        tolerance = _TOLERANCE * values
+        from_grams = torch.finfo(self.dtype).eps * self.bound
+        from_d = torch.zeros_like(values)
+        if self.precision.norms == torch.float32:
+            split = self.layout.split
+            d_energy = [g[:, split:, split:].diagonal(dim1=1, dim2=2).sum(-1) for g in self.grams]
+            rms_d = (torch.stack(d_energy) / self.n).sqrt()
+            worst = torch.where(rms_d > 0, rms_d.reciprocal(), 0.0).amax(0)
+            from_d = _UNIT_ROUNDOFF * 4.0 * values.abs() * worst
+        checks = [(from_grams > tolerance).any(), (from_grams + from_d > tolerance).any()]
+        grams_inexact, inexact = torch.stack(checks).tolist()  # one device sync
+        if not grams_inexact:
+            return _EXACT_DIFFERENCE if inexact else None
+        if self.precision != _DOUBLE:
+            return _DOUBLE
+        # Even float64 Grams cancel too much (a near-perfect match up to a rotation): use the
+        # N×N difference itself where it is small enough.
+        return _SPATIAL if self.n**2 * 8 <= _KEEP_BYTES else None
+
+    def unit_gradients(self, maps, index, coef, needs):
+        # ∂/∂Y₁ uses G₂ and ∂/∂Y₂ uses G₁; self-correlation doubles its factor (in ``coef``).
+        items = self.blocks[index][0]
+        ys = self.kept[index] if self.kept is not None else self.stacks(maps, self.blocks[index])
+        for k, (y, partner) in enumerate(zip(ys, self.grams[::-1], strict=True)):
+            sides = [side for side in (0, 1) if needs[2 * k + side]]
+            if not sides:
+                continue
+            left = torch.cat([self.layout.left(partner[items], side) for side in sides], dim=1)
+            g_units = torch.bmm(left * coef[items], y)
+            for side, g_unit in zip(
+                sides, g_units.split([maps[2 * k + s].shape[1] for s in sides], dim=1), strict=True
+            ):
+                yield 2 * k + side, self.layout.unit(y, side), g_unit
+
+
+class _SpatialDistance(_Distance):
+    """The N×N difference E = Â₁ᵀÂ₂ − B̂₁ᵀB̂₂ itself, in float64, one block of items at a time;
+    for N ≤ C, where it is cheaper than the Grams."""
+
+    whole_positions = True
+
+    def units(self, maps: Sequence[Tensor], items: slice) -> list[Tensor]:
+        return [torch.div(x[items], s[items]) for x, s in zip(maps, self.norms, strict=True)]
+
+    @staticmethod
+    def difference(units: list[Tensor]) -> Tensor:
+        a1, b1, a2, b2 = units if len(units) == 4 else units * 2
+        return torch.baddbmm(a1.mT @ a2, b1.mT, b2, alpha=-1.0)
+
+    def forward(self, maps: Sequence[Tensor]) -> Tensor:
+        values = maps[0].new_empty(self.batch, dtype=self.dtype)
+        for items, _ in self.blocks:
+            values[items] = self.difference(self.units(maps, items)).square().sum(dim=(1, 2))
+        return values
+
+    def unit_gradients(self, maps, index, coef, needs):
+        # ∂/∂Â₁ = 2·Â₂Eᵀ, ∂/∂B̂₁ = −2·B̂₂Eᵀ, ∂/∂Â₂ = 2·Â₁E, ∂/∂B̂₂ = −2·B̂₁E (E = Eᵀ for self).
+        items = self.blocks[index][0]
+        units = self.units(maps, items)
+        e = self.difference(units) * coef[items]
+        partners = [units[2], units[3], units[0], units[1]] if len(units) == 4 else units
+        for i, (unit, partner) in enumerate(zip(units, partners, strict=True)):
+            if needs[i]:
+                side = e.mT if i < 2 else e
+                yield i, unit, torch.bmm(partner, side) * (1.0 if i % 2 == 0 else -1.0)
+
+
+def _distance(maps: Sequence[Tensor], precision: _Precision) -> _Distance:
+    """Gram matrices unless N ≤ C; float32 only for equal student/teacher C and no float64 map."""
+    a, b = maps[0], maps[1]
+    if precision.spatial or a.shape[-1] <= max(a.shape[1], b.shape[1]):
+        return _SpatialDistance(maps, _SPATIAL)
+    if a.shape[1] != b.shape[1] or any(x.dtype == torch.float64 for x in maps):
+        precision = _DOUBLE
+    return _GramDistance(maps, precision)
 
 
 class _CorrelationDistance(torch.autograd.Function):
-    """Mean over the batch of ``‖A₁ᵀA₂ − B₁ᵀB₂‖²_F / N²`` on position-normalised maps.
+    """Mean over the batch of ``‖Â₁ᵀÂ₂ − B̂₁ᵀB̂₂‖²_F / N²`` on position-normalised maps.
 
-    Inputs are raw B×C×N maps; ``a2``/``b2`` are None for self-correlation (A₂ = A₁, B₂ = B₁).
-    The backward pass recomputes the normalised chunks instead of storing them.
+    Inputs are raw B×C×N maps; ``a2``/``b2`` are None for self-correlation (Â₂ = Â₁, B̂₂ = B̂₁).
     """
 
     @staticmethod
     def forward(ctx, a1: Tensor, b1: Tensor, a2: Tensor | None, b2: Tensor | None) -> Tensor:
-        is_self = a2 is None
-        maps = (a1, b1) if is_self else (a1, b1, a2, b2)
-        batch, n = a1.shape[0], a1.shape[-1]
+        maps = (a1, b1) if a2 is None else (a1, b1, a2, b2)
         with _no_autocast(a1.device):
-            inv = [a1.new_empty((batch, n), dtype=torch.float64) for _ in maps]
-            widest = max(x.shape[1] for x in maps)
-            grams: dict[str, Tensor] = {}
-            for sl in _chunks(n, batch, widest):
-                for x, s in zip(maps, inv, strict=True):
-                    s[:, sl] = torch.linalg.vector_norm(x[..., sl], dim=1, dtype=torch.float64)
-                    s[:, sl] = s[:, sl].clamp_min(EPS).reciprocal()
-                unit = [_unit64(x, sl, s) for x, s in zip(maps, inv, strict=True)]
-                pairs = {"p1": (0, 0), "q1": (1, 1), "r1": (0, 1)}
-                if not is_self:
-                    pairs |= {"p2": (2, 2), "q2": (3, 3), "r2": (2, 3)}
-                for key, (i, j) in pairs.items():
-                    g = _gram(unit[i], unit[j])
-                    grams[key] = grams[key] + g if key in grams else g
-            if is_self:
-                grams |= {"p2": grams["p1"], "q2": grams["q1"], "r2": grams["r1"]}
-            per_item = (
-                _inner(grams["p1"], grams["p2"])
-                - 2.0 * _inner(grams["r1"], grams["r2"])
-                + _inner(grams["q1"], grams["q2"])
-            )
+            precision: _Precision | None = _FAST
+            while precision is not None:
+                distance = _distance(maps, precision)
+                values = distance.forward(maps)
+                precision = distance.refine(values)
             # Rounding can leave a tiny negative value where student == teacher: clamp at 0.
-            positive = per_item > 0
-            loss = (per_item.clamp_min(0.0) / float(n) ** 2).mean()
-        ctx.is_self = is_self
-        ctx.save_for_backward(
-            *maps, *inv, *(grams[k] for k in ("p1", "q1", "r1", "p2", "q2", "r2"))
-        )
+            positive = values > 0
+            loss = (values.clamp_min(0.0) / float(distance.n) ** 2).mean()
+        ctx.save_for_backward(*maps)
+        ctx.distance = distance
         ctx.positive = positive
         return loss.to(torch.promote_types(a1.dtype, b1.dtype))
 
     @staticmethod
     def backward(ctx, grad_out: Tensor):
-        saved = ctx.saved_tensors
-        count = 2 if ctx.is_self else 4
-        maps, inv = saved[:count], saved[count : 2 * count]
-        p1, q1, r1, p2, q2, r2 = saved[2 * count :]
-        batch, n = maps[0].shape[0], maps[0].shape[-1]
-        # d/dÂ₁ = 2(P₂Â₁ − R₂B̂₁), d/dB̂₁ = 2(Q₂B̂₁ − R₂ᵀÂ₁), symmetric for date 2; ×2 when self.
-        factor = 4.0 if ctx.is_self else 2.0
-        scale = grad_out.double() * factor * ctx.positive.double() / (batch * float(n) ** 2)
-        scale = scale[:, None, None]
-        # For each map: (own Gram, partner Gram, index of partner, partner on the left?)
-        plans = [(p2, r2, 1, False), (q2, r2, 0, True)]
-        if not ctx.is_self:
-            plans += [(p1, r1, 3, False), (q1, r1, 2, True)]
-        grads = [
-            torch.empty_like(x) if ctx.needs_input_grad[k] else None
-            for k, x in zip((0, 1, 2, 3), maps, strict=False)
-        ]
+        maps = ctx.saved_tensors
+        distance: _Distance = ctx.distance
+        factor = 4.0 if len(maps) == 2 else 2.0  # self: Y appears on both sides
+        scale = factor / (distance.batch * float(distance.n) ** 2)
+        coef = grad_out.to(distance.dtype) * scale * ctx.positive.to(distance.dtype)
+        needs = ctx.needs_input_grad[: len(maps)]
         with _no_autocast(maps[0].device):
-            widest = max(x.shape[1] for x in maps)
-            for sl in _chunks(n, batch, widest):
-                unit = [_unit64(x, sl, s) for x, s in zip(maps, inv, strict=True)]
-                for k, (own, mixed, partner, transpose) in enumerate(plans):
-                    if grads[k] is None:
-                        continue
-                    mixed = mixed.transpose(1, 2) if transpose else mixed
-                    g_unit = torch.bmm(own, unit[k]).sub_(torch.bmm(mixed, unit[partner]))
-                    g_unit.mul_(scale)
-                    grads[k][..., sl] = _normalize_backward(unit[k], g_unit, inv[k][:, None, sl])
+            grads = distance.backward(maps, coef[:, None, None], needs)
         return (*grads, *([None] * (4 - len(grads))))
-
-
-def _normalize_backward(unit: Tensor, g_unit: Tensor, inv_norm: Tensor) -> Tensor:
-    """Gradient through ``x / max(‖x‖, EPS)`` given the unit vectors and their gradient.
-
-    Overwrites and returns ``g_unit``.
-    """
-    radial = (unit * g_unit).sum(dim=1, keepdim=True)
-    # Below EPS the divisor is the constant EPS, so there is no radial term.
-    radial = torch.where(inv_norm < 1.0 / EPS, radial, torch.zeros_like(radial))
-    return g_unit.addcmul_(unit, radial, value=-1.0).mul_(inv_norm)
 
 
 def self_correlation_loss(f_s: Tensor, f_t: Tensor) -> Tensor:
