@@ -78,35 +78,45 @@ def main() -> None:
         model.train()
         return round(float(metric.compute()["f1"]), 4)
 
-    def schedule(parameters, steps: int):
+    def train(parameters, steps: int, seed: int, loss_of) -> float:
+        """AdamW with a one-cycle schedule over ``steps`` batches; returns the seconds taken."""
         optimizer = torch.optim.AdamW(parameters, lr=1e-3, weight_decay=1e-4)
         scheduler = torch.optim.lr_scheduler.OneCycleLR(
             optimizer, max_lr=1e-3, total_steps=steps, pct_start=0.1
         )
-        return optimizer, scheduler
+        start = time.time()
+        for t1, t2, mask in batches(steps, seed):
+            loss = loss_of(t1, t2, mask)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+        return time.time() - start
+
+    def teacher_loss(teacher):
+        def loss_of(t1, t2, mask):
+            return change_detection_loss(teacher(t1, t2).logits, mask, 255, 0.0)["cd"]
+
+        return loss_of
+
+    def student_loss(distiller):
+        def loss_of(t1, t2, mask):
+            degraded, _ = random_degrader(t2)
+            return distiller(t1, t2, t1, degraded, mask).loss
+
+        return loss_of
+
+    def report(name: str, seconds: float, model: torch.nn.Module) -> None:
+        clean, degraded = f1(model, t2_test), f1(model, t2_test_degraded)
+        print(name, round(seconds), "s clean", clean, "degraded", degraded, flush=True)
 
     torch.manual_seed(0)
     teacher = create_model(pretrained=WEIGHTS)
     if Path(args.cache).is_file():
         teacher.load_state_dict(torch.load(args.cache))
     else:
-        optimizer, scheduler = schedule(teacher.parameters(), args.teacher_steps)
-        start = time.time()
-        for t1, t2, mask in batches(args.teacher_steps, 0):
-            loss = change_detection_loss(teacher(t1, t2).logits, mask, 255, 0.0)["cd"]
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-        print(
-            "teacher",
-            round(time.time() - start),
-            "s clean",
-            f1(teacher, t2_test),
-            "degraded",
-            f1(teacher, t2_test_degraded),
-            flush=True,
-        )
+        seconds = train(teacher.parameters(), args.teacher_steps, 0, teacher_loss(teacher))
+        report("teacher", seconds, teacher)
         torch.save(teacher.state_dict(), args.cache)
 
     for name, options in json.loads(args.configs).items():
@@ -118,24 +128,10 @@ def main() -> None:
         distiller = Distiller(
             student, copy.deepcopy(teacher), DistillationConfig(**options)
         ).train()
-        optimizer, scheduler = schedule(distiller.student_parameters(), args.student_steps)
-        start = time.time()
-        for t1, t2, mask in batches(args.student_steps, 1):
-            degraded, _ = random_degrader(t2)
-            out = distiller(t1, t2, t1, degraded, mask)
-            optimizer.zero_grad()
-            out.loss.backward()
-            optimizer.step()
-            scheduler.step()
-        print(
-            name,
-            round(time.time() - start),
-            "s clean",
-            f1(student, t2_test),
-            "degraded",
-            f1(student, t2_test_degraded),
-            flush=True,
+        seconds = train(
+            distiller.student_parameters(), args.student_steps, 1, student_loss(distiller)
         )
+        report(name, seconds, student)
 
 
 if __name__ == "__main__":

@@ -3,22 +3,17 @@ scenes, evaluated side by side on held-out pairs (``hicd demo`` / ``make demo``)
 
 from __future__ import annotations
 
-import logging
-import shutil
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import lightning.pytorch as pl
-from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger
 
-from hicd.atomic import atomic_path
 from hicd.data.synthetic import write_synthetic_dataset
 from hicd.distillation import DistillationConfig
 from hicd.training.config import NetworkConfig, OptimConfig
 from hicd.training.data import ChangeDataModule
+from hicd.training.runs import fit_best, publish_checkpoint
 from hicd.training.student import StudentModule
 from hicd.training.teacher import TeacherModule
 
@@ -68,42 +63,6 @@ class DemoConfig:
         )
 
 
-def _fit(
-    module: pl.LightningModule, data: ChangeDataModule, steps: int, config: DemoConfig, run: Path
-) -> Path:
-    checkpoint = ModelCheckpoint(
-        dirpath=run, filename="best", monitor="val/f1", mode="max", save_top_k=1
-    )
-    trainer = pl.Trainer(
-        max_steps=steps,
-        val_check_interval=min(config.val_every, steps),
-        check_val_every_n_epoch=None,
-        callbacks=[checkpoint],
-        logger=CSVLogger(run, name="logs"),
-        accelerator="auto",
-        devices=1,
-        num_sanity_val_steps=0,
-        enable_model_summary=False,
-        log_every_n_steps=10,
-        deterministic=False,
-    )
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", ".*does not have many workers.*")
-        warnings.filterwarnings("ignore", ".*eval mode.*")
-        warnings.filterwarnings("ignore", ".*on_after_batch_transfer.*")
-        warnings.filterwarnings("ignore", ".*exists and is not empty.*")
-        warnings.filterwarnings("ignore", ".*LeafSpec.*")
-        warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")
-        trainer.fit(module, datamodule=data)
-    return Path(checkpoint.best_model_path)
-
-
-def _publish(source: Path, target: Path) -> Path:
-    with atomic_path(target) as tmp:
-        shutil.copyfile(source, tmp)
-    return target
-
-
 def run_demo(out: str | Path = "demo-output", config: DemoConfig | None = None) -> list[dict]:
     """Train the teacher and the students, evaluate them and write everything to ``out``.
 
@@ -114,7 +73,6 @@ def run_demo(out: str | Path = "demo-output", config: DemoConfig | None = None) 
     from hicd.evaluation import evaluate_checkpoints
 
     config = config or DemoConfig()
-    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     out = Path(out)
     work = out / "work"
     started = time.perf_counter()
@@ -138,8 +96,8 @@ def run_demo(out: str | Path = "demo-output", config: DemoConfig | None = None) 
     )
     print(f"[demo] teacher on clean pairs ({config.teacher_steps} steps)", flush=True)
     teacher = TeacherModule(network=network, optim=optim, crop_size=config.crop_size)
-    best = _fit(teacher, data, config.teacher_steps, config, work / "teacher")
-    checkpoints = {"teacher": _publish(best, out / "teacher.ckpt")}
+    best = fit_best(teacher, data, config.teacher_steps, work / "teacher", config.val_every)
+    checkpoints = {"teacher": publish_checkpoint(best, out / "teacher.ckpt")}
     for name, distillation in config.students.items():
         print(
             f"[demo] student '{name}' on {config.degradation} pairs ({config.student_steps} steps)",
@@ -154,8 +112,8 @@ def run_demo(out: str | Path = "demo-output", config: DemoConfig | None = None) 
             optim=optim,
             crop_size=config.crop_size,
         )
-        best = _fit(student, data, config.student_steps, config, work / name)
-        checkpoints[name] = _publish(best, out / f"{name}.ckpt")
+        best = fit_best(student, data, config.student_steps, work / name, config.val_every)
+        checkpoints[name] = publish_checkpoint(best, out / f"{name}.ckpt")
     print("[demo] evaluating on held-out pairs", flush=True)
     rows = evaluate_checkpoints(
         list(checkpoints.values()),

@@ -1,0 +1,66 @@
+"""Programmatic training runs (the demo and the benchmarks): fit for a step budget, keep the
+checkpoint that is best on validation F1, and publish it under a stable name."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import warnings
+from pathlib import Path
+
+import lightning.pytorch as pl
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+
+from hicd.atomic import atomic_path
+
+QUIET_WARNINGS = (
+    ".*does not have many workers.*",
+    ".*eval mode.*",
+    ".*on_after_batch_transfer.*",
+    ".*exists and is not empty.*",
+    ".*LeafSpec.*",
+    ".*smaller than the logging interval.*",
+    ".*records no pretrained backbone.*",
+)
+
+
+def fit_best(
+    module: pl.LightningModule,
+    data: pl.LightningDataModule,
+    steps: int,
+    run: Path,
+    val_every: int = 50,
+    progress: bool = True,
+) -> Path:
+    """Train ``module`` for ``steps`` optimiser steps, validating every ``val_every`` steps;
+    return the checkpoint with the best ``val/f1`` (chosen on validation data only)."""
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    checkpoint = ModelCheckpoint(
+        dirpath=run, filename="best", monitor="val/f1", mode="max", save_top_k=1
+    )
+    trainer = pl.Trainer(
+        max_steps=steps,
+        val_check_interval=min(val_every, steps),
+        check_val_every_n_epoch=None,
+        callbacks=[checkpoint],
+        logger=CSVLogger(run, name="logs"),
+        accelerator="auto",
+        devices=1,
+        num_sanity_val_steps=0,
+        enable_model_summary=False,
+        enable_progress_bar=progress,
+        log_every_n_steps=10,
+    )
+    with warnings.catch_warnings():
+        for pattern in QUIET_WARNINGS:
+            warnings.filterwarnings("ignore", pattern)
+        trainer.fit(module, datamodule=data)
+    return Path(checkpoint.best_model_path)
+
+
+def publish_checkpoint(source: Path, target: Path) -> Path:
+    """Copy a checkpoint to ``target`` atomically."""
+    with atomic_path(target) as tmp:
+        shutil.copyfile(source, tmp)
+    return target
