@@ -17,6 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of data, training and degradations"
     )
+    parser.add_argument(
+        "--steps", type=int, default=None, help="training steps of the teacher and of each student"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,6 +28,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = DemoConfig.quick() if args.quick else DemoConfig()
     config.seed = args.seed
+    if args.steps is not None:
+        config.teacher_steps = config.student_steps = args.steps
     rows = run_demo(args.out, config)
     print()
     print(side_by_side_table(rows))
