@@ -1,6 +1,21 @@
 """hicd: change detection in quality-varied bi-temporal remote-sensing images."""
 
+from typing import TYPE_CHECKING
+
 from hicd.errors import DataError, HicdError
 
-__all__ = ["DataError", "HicdError", "__version__"]
+if TYPE_CHECKING:
+    from hicd.api import ChangeDetector
+
+__all__ = ["ChangeDetector", "DataError", "HicdError", "__version__"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # ``hicd.ChangeDetector`` is imported on first use, so ``import hicd`` (and the CLI's start)
+    # does not load torch.
+    if name == "ChangeDetector":
+        from hicd.api import ChangeDetector
+
+        return ChangeDetector
+    raise AttributeError(f"module 'hicd' has no attribute {name!r}")

@@ -94,12 +94,12 @@ def predict_change_probability(
     windows = grid_windows(height, width, tile, overlap)
     with torch.inference_mode():
         if len(windows) == 1:
-            return _forward(model, t1[None], t2[None], device)[0].to(t1.device)
+            return forward_probability(model, t1[None], t2[None], device)[0].to(t1.device)
         return _blend(model, t1, t2, windows, batch_size, device)
 
 
-def _forward(model: nn.Module, t1: Tensor, t2: Tensor, device: torch.device) -> Tensor:
-    """Change probabilities of a B×C×h×w batch, computed on ``device``."""
+def forward_probability(model: nn.Module, t1: Tensor, t2: Tensor, device: torch.device) -> Tensor:
+    """B×h×w change probabilities (softmax, class 1) of a B×C×h×w batch, computed on ``device``."""
     dtype = next(model.parameters(), t1).dtype
     output = model(t1.to(device, dtype), t2.to(device, dtype))
     logits = output.logits if hasattr(output, "logits") else output
@@ -122,7 +122,7 @@ def _blend(
     weights = torch.zeros_like(total)
     for start in range(0, len(windows), batch_size):
         batch = windows[start : start + batch_size]
-        probability = _forward(
+        probability = forward_probability(
             model,
             torch.stack([t1[(..., *w.slices)] for w in batch]),
             torch.stack([t2[(..., *w.slices)] for w in batch]),

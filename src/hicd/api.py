@@ -1,0 +1,223 @@
+"""The Python API of prediction: ``hicd.ChangeDetector``.
+
+>>> detector = ChangeDetector.from_checkpoint("student.ckpt")
+>>> probability = detector.predict(t1_array, t2_array)           # H×W float32 in [0, 1]
+>>> detector.predict_files("a.tif", "b.tif", "change.tif")       # what ``hicd predict`` does
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from hicd.data.io import pixel_scale
+from hicd.data.pairing import pair_folders
+from hicd.errors import ConfigError, DataError
+from hicd.inference.checkpoint import CheckpointInfo, load_model
+from hicd.inference.scene import PredictionResult, predict_scene, resolve_tiling
+from hicd.inference.tiled import predict_change_probability, resolve_device
+
+ArrayOrTensor = np.ndarray | Tensor
+
+
+class ChangeDetector:
+    """A change-detection network ready to predict, with what its checkpoint says about it.
+
+    Args:
+        model: a change-detection network taking [0, 1] inputs (it is put in eval mode).
+        info: the checkpoint's metadata (band count, training tile size).
+        device: ``"auto"`` (a GPU if there is one), ``"cpu"``, ``"cuda:1"``, ...
+    """
+
+    def __init__(
+        self, model: nn.Module, info: CheckpointInfo, device: str | torch.device = "auto"
+    ) -> None:
+        self.device = resolve_device(device)
+        self.model = model.to(self.device).eval()
+        self.info = info
+
+    @classmethod
+    def from_checkpoint(
+        cls, path: str | Path, device: str | torch.device = "auto"
+    ) -> ChangeDetector:
+        """Load a checkpoint written by ``hicd fit`` or ``save_model_checkpoint``."""
+        resolved = resolve_device(device)
+        model, info = load_model(path, resolved)
+        return cls(model, info, resolved)
+
+    @property
+    def bands(self) -> int:
+        """Bands per date the network takes."""
+        return self.info.bands
+
+    def predict(
+        self,
+        t1: ArrayOrTensor,
+        t2: ArrayOrTensor,
+        tile: int | None = None,
+        overlap: int | None = None,
+        batch_size: int = 8,
+        value_scale: float | None = None,
+    ) -> ArrayOrTensor:
+        """Change probability of an in-memory pair of any size (blended tiles where needed).
+
+        Args:
+            t1, t2: numpy arrays H×W×C (or C×H×W, or H×W for one band) of any pixel type, scaled
+                to [0, 1] by ``value_scale`` (default: the integer type's maximum, 1 for
+                floats); or tensors C×H×W or B×C×H×W (floats are taken as [0, 1]).
+            tile, overlap: window side and overlap (default: the checkpoint's tile size, else 512;
+                tile / 4).
+            batch_size: windows per forward pass.
+            value_scale: pixel value that maps to 1.0.
+
+        Returns:
+            float32 change probabilities: an H×W numpy array for numpy inputs, an H×W (or
+            B×H×W) tensor on the inputs' device for tensors.
+        """
+        tile, overlap = resolve_tiling(tile, overlap, self.info)
+        if isinstance(t1, np.ndarray) != isinstance(t2, np.ndarray):
+            raise DataError("t1 and t2 must both be numpy arrays or both be tensors")
+        numpy_in = isinstance(t1, np.ndarray)
+        a = self._as_tensor(t1, "t1", value_scale)
+        b = self._as_tensor(t2, "t2", value_scale)
+        if a.shape != b.shape:
+            raise DataError(f"t1 and t2 differ in shape: {tuple(a.shape)} and {tuple(b.shape)}")
+        probability = predict_change_probability(
+            self.model, a, b, tile, overlap, batch_size, self.device
+        )
+        return probability.cpu().numpy() if numpy_in else probability
+
+    def _as_tensor(self, image: ArrayOrTensor, name: str, value_scale: float | None) -> Tensor:
+        """A float32 (B×)C×H×W tensor in [0, 1] with the model's band count."""
+        if isinstance(image, np.ndarray):
+            array = self._channels_first(image, name)
+            scale = pixel_scale(array, name, value_scale)
+            tensor = torch.from_numpy(array.astype(np.float32))
+        elif isinstance(image, Tensor):
+            if image.ndim not in (3, 4):
+                raise DataError(
+                    f"{name}: a tensor must be C×H×W or B×C×H×W, got {tuple(image.shape)}"
+                )
+            scale = value_scale or _dtype_scale(image.dtype, name)
+            tensor = image.to(torch.float32)
+        else:
+            raise DataError(f"{name}: expected a numpy array or a torch tensor, got {type(image)}")
+        if tensor.shape[-3] != self.bands:
+            raise DataError(
+                f"{name}: has {tensor.shape[-3]} bands but the model takes {self.bands}"
+            )
+        return (tensor / scale).clamp_(0.0, 1.0)
+
+    def _channels_first(self, array: np.ndarray, name: str) -> np.ndarray:
+        if array.ndim == 2:
+            array = array[:, :, None]
+        if array.ndim != 3:
+            raise DataError(f"{name}: an array must be H×W×C or C×H×W, got shape {array.shape}")
+        if array.shape[-1] == self.bands:
+            return array.transpose(2, 0, 1)
+        if array.shape[0] == self.bands:
+            return array
+        raise DataError(
+            f"{name}: shape {array.shape} has no axis of {self.bands} bands "
+            "(the model's band count) first or last"
+        )
+
+    def predict_files(
+        self,
+        t1: str | Path,
+        t2: str | Path,
+        out: str | Path,
+        *,
+        tile: int | None = None,
+        overlap: int | None = None,
+        batch_size: int = 8,
+        threshold: float = 0.5,
+        probabilities: bool = False,
+        resampling: str = "bilinear",
+        bands: list[int] | None = None,
+        value_scale: float | None = None,
+        quicklook: bool | str | Path | None = True,
+        vector: str | Path | None = None,
+        progress: bool = False,
+    ) -> PredictionResult:
+        """Write the change map of two image files (what ``hicd predict`` does).
+
+        t1 defines the output grid: a t2 on another grid (resolution, size, CRS, extent) is
+        resampled onto it with ``resampling``, and only where both footprints overlap is
+        predicted (elsewhere, and where either date is nodata, the map is nodata).
+
+        Args:
+            t1, t2: image files (GeoTIFF or any raster GDAL reads; PNG/JPEG as pixel grids).
+            out: GeoTIFF to write: uint8 0/1 (255 nodata), or with ``probabilities`` float32
+                change probability (NaN nodata).
+            tile, overlap, batch_size: tiling (see ``predict``).
+            threshold: probability from which a pixel counts as changed.
+            resampling: ``bilinear`` (default), ``cubic``, ``nearest``, ``lanczos``, ``average``.
+            bands: 1-based bands to read from both files (default: all but alpha).
+            value_scale: pixel value that maps to 1.0 (default: the pixel type's maximum).
+            quicklook: PNG of the changes over t1 (True: ``out`` with .png; a path; False: none).
+            vector: GeoJSON file for the changes as polygons (None: none).
+            progress: show a progress bar.
+        """
+        return predict_scene(
+            self.model,
+            self.info,
+            t1,
+            t2,
+            out,
+            tile=tile,
+            overlap=overlap,
+            batch_size=batch_size,
+            threshold=threshold,
+            probabilities=probabilities,
+            resampling=resampling,
+            bands=bands,
+            value_scale=value_scale,
+            quicklook=quicklook,
+            vector=vector,
+            progress=progress,
+        )
+
+    def predict_folders(
+        self,
+        t1_dir: str | Path,
+        t2_dir: str | Path,
+        out_dir: str | Path,
+        *,
+        quicklook: bool = True,
+        vector_dir: str | Path | None = None,
+        **options,
+    ) -> list[PredictionResult]:
+        """``predict_files`` for every pair of two folders, paired by file name (stem).
+
+        Writes ``out_dir/NAME.tif`` and ``out_dir/NAME.png`` (unless ``quicklook`` is False),
+        and ``vector_dir/NAME.geojson`` if given; a file without its partner in the other
+        folder is an error raised before any prediction. ``options`` go to ``predict_files``.
+        """
+        pairs = pair_folders(Path(t1_dir), Path(t2_dir), None)
+        out_dir = Path(out_dir)
+        if out_dir.exists() and not out_dir.is_dir():
+            raise ConfigError(f"{out_dir}: exists and is not a folder")
+        return [
+            self.predict_files(
+                pair.t1,
+                pair.t2,
+                out_dir / f"{pair.name}.tif",
+                quicklook=quicklook,
+                vector=Path(vector_dir) / f"{pair.name}.geojson" if vector_dir else None,
+                **options,
+            )
+            for pair in pairs
+        ]
+
+
+def _dtype_scale(dtype: torch.dtype, name: str) -> float:
+    """The value that maps to 1.0 for a tensor type: 1 for floats, the maximum for integers."""
+    if dtype.is_floating_point:
+        return 1.0
+    if dtype == torch.bool or dtype.is_complex:
+        raise DataError(f"{name}: unsupported pixel type {dtype}")
+    return float(torch.iinfo(dtype).max)

@@ -1,0 +1,123 @@
+"""Predict the change map of two images (large, georeferenced GeoTIFFs or plain PNG/JPEG).
+
+t1 defines the output grid: a t2 with another resolution, size, CRS or extent is resampled onto
+it on the fly, and only where both footprints overlap is predicted (elsewhere: nodata). Both
+images are read and the map written window by window, so scenes of any size fit in memory. With
+folders for --t1, --t2 and --out, every pair of files with the same name is predicted.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from hicd.errors import ConfigError
+
+
+def _bands(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated band numbers, got {text!r}"
+        ) from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from hicd.inference.raster import RESAMPLING
+
+    parser.add_argument(
+        "--checkpoint", required=True, help="checkpoint (from hicd fit or save_model_checkpoint)"
+    )
+    parser.add_argument("--t1", required=True, help="first-date image (or folder of images)")
+    parser.add_argument("--t2", required=True, help="second-date image (or folder of images)")
+    parser.add_argument("--out", required=True, help="change map GeoTIFF (or folder)")
+    parser.add_argument(
+        "--tile", type=int, help="prediction window (default: checkpoint's tile size, else 512)"
+    )
+    parser.add_argument("--overlap", type=int, help="window overlap (default: tile / 4)")
+    parser.add_argument(
+        "--batch-size", type=int, default=8, help="windows per forward pass (default: 8)"
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=0.5,
+        help="change probability counted as change (default: 0.5)",
+    )
+    parser.add_argument(
+        "--probabilities",
+        action="store_true",
+        help="write float32 change probability (NaN nodata) instead of the 0/1 map (255 nodata)",
+    )
+    parser.add_argument(
+        "--resampling",
+        choices=tuple(RESAMPLING),
+        default="bilinear",
+        help="how t2 is resampled onto t1's grid (default: bilinear)",
+    )
+    parser.add_argument(
+        "--bands", type=_bands, help="1-based bands to read, e.g. 3,2,1 (default: all but alpha)"
+    )
+    parser.add_argument(
+        "--value-scale",
+        type=float,
+        help="pixel value that maps to 1.0 (default: the type's maximum, e.g. 255, 65535)",
+    )
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    parser.add_argument(
+        "--quicklook", metavar="PNG", help="quick-look PNG path (default: --out with .png)"
+    )
+    parser.add_argument("--no-quicklook", action="store_true", help="write no quick-look PNG")
+    parser.add_argument(
+        "--vector",
+        metavar="GEOJSON",
+        help="also write the changes as polygons (GeoJSON; a folder in folder mode)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from hicd.api import ChangeDetector
+
+    if args.no_quicklook and args.quicklook:
+        raise ConfigError("--quicklook and --no-quicklook exclude each other")
+    options = {
+        "tile": args.tile,
+        "overlap": args.overlap,
+        "batch_size": args.batch_size,
+        "threshold": args.threshold,
+        "probabilities": args.probabilities,
+        "resampling": args.resampling,
+        "bands": args.bands,
+        "value_scale": args.value_scale,
+        "progress": not args.quiet,
+    }
+    t1, t2 = Path(args.t1), Path(args.t2)
+    folder_mode = t1.is_dir()
+    if folder_mode != t2.is_dir():
+        raise ConfigError(f"--t1 {t1} and --t2 {t2}: give two files or two folders")
+    if folder_mode and args.quicklook:
+        raise ConfigError("--quicklook names one file: in folder mode quick-looks go to --out")
+    detector = ChangeDetector.from_checkpoint(args.checkpoint, args.device)
+    if folder_mode:
+        if args.vector:
+            options["vector_dir"] = args.vector
+        results = detector.predict_folders(
+            t1, t2, args.out, quicklook=not args.no_quicklook, **options
+        )
+    else:
+        quicklook = False if args.no_quicklook else (args.quicklook or True)
+        results = [
+            detector.predict_files(
+                t1, t2, args.out, quicklook=quicklook, vector=args.vector, **options
+            )
+        ]
+    for result in results:
+        share = result.changed_pixels / max(result.valid_pixels, 1)
+        print(
+            f"wrote {result.out} ({result.width}×{result.height}, "
+            f"{result.changed_pixels} changed pixels = {share:.2%} of {result.valid_pixels} "
+            f"predicted, {result.seconds:.1f} s)"
+        )
+    return 0

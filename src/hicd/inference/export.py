@@ -1,0 +1,74 @@
+"""Exporting a checkpoint's network for deployment without hicd: ONNX or TorchScript.
+
+Both take two inputs ``t1`` and ``t2`` (B×C×H×W float32 in [0, 1]; the normalisation is inside
+the graph) of dynamic batch, height and width (H, W ≥ the network's output stride, 32 for
+``siam_fpn``) and return the B×2×H×W ``logits`` (softmax over dim 1, class 1 is change). The
+checkpoint's metadata travels with the file as JSON: ONNX metadata ``hicd``, TorchScript extra
+file ``hicd.json``. Files are written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from hicd.atomic import atomic_path
+from hicd.errors import ConfigError
+from hicd.inference.checkpoint import CheckpointInfo, load_model
+from hicd.models import ChangeDetectionModel, LogitsOnly, export_onnx
+
+METADATA_NAME = "hicd"
+TORCHSCRIPT_METADATA = "hicd.json"
+
+
+def metadata_json(info: CheckpointInfo) -> str:
+    """The checkpoint metadata stored in exported files."""
+    return json.dumps(info.to_dict(), default=str)
+
+
+def write_onnx(model: ChangeDetectionModel, info: CheckpointInfo, path: Path, opset: int) -> None:
+    """ONNX graph (inputs ``t1``, ``t2``, output ``logits``) with the metadata attached."""
+    import onnx
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", (DeprecationWarning, FutureWarning))
+        export_onnx(model, path, opset_version=opset)
+    graph = onnx.load(str(path))
+    entry = graph.metadata_props.add()
+    entry.key, entry.value = METADATA_NAME, metadata_json(info)
+    onnx.save(graph, str(path))
+
+
+def write_torchscript(
+    model: ChangeDetectionModel, info: CheckpointInfo, path: Path, opset: int
+) -> None:
+    """A traced TorchScript module ``forward(t1, t2) -> logits``; load with ``torch.jit.load``."""
+    stride = model.output_stride
+    # a size that is not a multiple of the stride, so that the padding is traced
+    sample = torch.zeros(1, model.in_channels, 2 * stride + 1, 2 * stride + 3)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore", (DeprecationWarning, FutureWarning))
+        traced = torch.jit.trace(LogitsOnly(model).eval(), (sample, sample.clone()))
+        torch.jit.save(traced, str(path), _extra_files={TORCHSCRIPT_METADATA: metadata_json(info)})
+
+
+WRITERS: dict[str, Callable[[ChangeDetectionModel, CheckpointInfo, Path, int], None]] = {
+    "onnx": write_onnx,
+    "torchscript": write_torchscript,
+}
+
+
+def export_checkpoint(
+    checkpoint: str | Path, out: str | Path, format: str = "onnx", opset: int = 18
+) -> Path:
+    """Export the network of ``checkpoint`` to ``out`` as ``format`` (``onnx`` or ``torchscript``)."""
+    if format not in WRITERS:
+        raise ConfigError(f"--format {format!r} is not one of {', '.join(WRITERS)}")
+    model, info = load_model(checkpoint, "cpu")
+    with atomic_path(out) as tmp:
+        WRITERS[format](model, info, tmp, opset)
+    return Path(out)

@@ -1,0 +1,281 @@
+"""Opening an image pair as two aligned rasters read window by window.
+
+t1 defines the output grid. A georeferenced t2 on another grid (ground resolution, size, CRS or
+extent) is resampled on the fly onto t1's grid through a GDAL warped VRT; only the window of t1
+that t2's footprint overlaps is predicted. Images without georeference (PNG, JPEG, plain TIFF)
+are pixel grids and must have the same size.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.enums import ColorInterp, MaskFlags, Resampling
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
+from rasterio.vrt import WarpedVRT
+from rasterio.warp import transform as transform_points
+from rasterio.windows import Window
+
+from hicd.data.io import pixel_scale
+from hicd.errors import ConfigError, DataError
+
+RESAMPLING: dict[str, Resampling] = {
+    "nearest": Resampling.nearest,
+    "bilinear": Resampling.bilinear,
+    "cubic": Resampling.cubic,
+    "lanczos": Resampling.lanczos,
+    "average": Resampling.average,
+}
+"""Resampling methods accepted for t2 (``bilinear`` by default)."""
+
+_EDGE_POINTS = 21  # points per footprint edge when projecting it into t1's CRS
+
+
+@contextmanager
+def open_raster(path: str | Path) -> Iterator[rasterio.io.DatasetReader]:
+    """Open a raster with rasterio (GeoTIFF, PNG, JPEG, ...); errors name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            dataset = rasterio.open(path)
+    except RasterioError as error:
+        raise DataError(f"{path}: unreadable raster ({error})") from error
+    with dataset:
+        yield dataset
+
+
+def is_georeferenced(dataset: rasterio.io.DatasetReaderBase) -> bool:
+    """True when the raster has a CRS (pixel grids such as PNG files have none)."""
+    return dataset.crs is not None
+
+
+def data_bands(
+    dataset: rasterio.io.DatasetReaderBase, path: Path, bands: Sequence[int] | None
+) -> list[int]:
+    """1-based indexes of the bands to read: ``bands`` if given, else every non-alpha band."""
+    if bands is None:
+        return [i for i, c in enumerate(dataset.colorinterp, 1) if c != ColorInterp.alpha]
+    wrong = [b for b in bands if not 1 <= b <= dataset.count]
+    if wrong:
+        raise ConfigError(f"{path}: has {dataset.count} bands, --bands asks for {wrong}")
+    return list(bands)
+
+
+@dataclass
+class RasterSource:
+    """One date on the output grid: a dataset (or warped VRT) and the bands to read."""
+
+    dataset: rasterio.io.DatasetReaderBase
+    indexes: list[int]
+    scale: float
+    mask_indexes: list[int]
+    """Bands whose masks say where the date is valid (none: valid everywhere)."""
+
+    def read(self, window: Window) -> tuple[np.ndarray, np.ndarray | None]:
+        """C×h×w float32 values in [0, 1] and the h×w validity mask (None: all valid).
+
+        As in GDAL's dataset mask, a pixel is nodata only where every band says so (an RGB
+        pixel with one channel equal to the nodata value is still data).
+        """
+        values = self.dataset.read(self.indexes, window=window).astype(np.float32)
+        values /= self.scale
+        np.clip(values, 0.0, 1.0, out=values)
+        if not self.mask_indexes:
+            return values, None
+        return values, self.dataset.read_masks(self.mask_indexes, window=window).any(axis=0)
+
+
+def _source(
+    dataset: rasterio.io.DatasetReaderBase,
+    indexes: list[int],
+    path: Path,
+    value_scale: float | None,
+) -> RasterSource:
+    flags = {i: dataset.mask_flag_enums[i - 1] for i in indexes}
+    masked = [i for i in indexes if MaskFlags.all_valid not in flags[i]]
+    if masked and all(MaskFlags.per_dataset in flags[i] for i in indexes):
+        masked = masked[:1]  # one mask (alpha band or dataset mask) serves every band
+    dtype = np.dtype(dataset.dtypes[indexes[0] - 1])
+    return RasterSource(
+        dataset, indexes, pixel_scale(np.empty(0, dtype), path, value_scale), masked
+    )
+
+
+@dataclass
+class ScenePair:
+    """Both dates on t1's grid.
+
+    Attributes:
+        t1, t2: the two dates (t2 warped onto t1's grid where needed).
+        height, width: t1's size in pixels (the output size).
+        crs, transform: t1's georeference (None for pixel grids).
+        region: the window of t1 that t2's footprint overlaps; only it is predicted.
+        warped: whether t2 is resampled.
+    """
+
+    t1: RasterSource
+    t2: RasterSource
+    height: int
+    width: int
+    crs: CRS | None
+    transform: Affine | None
+    region: Window
+    warped: bool
+
+    def read(self, window: Window) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Both dates over ``window`` (relative to ``region``) and where both are valid.
+
+        Pixels valid in only one date take that date's values in the other, so a footprint
+        edge or a nodata hole does not look like change to the network.
+        """
+        absolute = Window(
+            self.region.col_off + window.col_off,
+            self.region.row_off + window.row_off,
+            window.width,
+            window.height,
+        )
+        a, valid_a = self.t1.read(absolute)
+        b, valid_b = self.t2.read(absolute)
+        if valid_a is None and valid_b is None:
+            return a, b, None
+        if valid_b is not None:
+            np.copyto(b, a, where=~valid_b)
+        if valid_a is not None:
+            np.copyto(a, b, where=~valid_a)
+        valid = valid_a if valid_b is None else valid_b if valid_a is None else valid_a & valid_b
+        return a, b, valid
+
+
+def _apply(affine: Affine, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An affine transform of coordinate arrays."""
+    return affine.a * x + affine.b * y + affine.c, affine.d * x + affine.e * y + affine.f
+
+
+def overlap_window(
+    t1: rasterio.io.DatasetReaderBase, t2: rasterio.io.DatasetReaderBase
+) -> Window | None:
+    """The window of t1's pixels that t2's footprint covers (None: they do not overlap)."""
+    steps = np.linspace(0.0, 1.0, _EDGE_POINTS)
+    rows = np.concatenate([steps, np.ones_like(steps), steps, np.zeros_like(steps)])
+    cols = np.concatenate([np.zeros_like(steps), steps, np.ones_like(steps), steps])
+    xs, ys = _apply(t2.transform, cols * t2.width, rows * t2.height)
+    if t2.crs != t1.crs:
+        xs, ys = transform_points(t2.crs, t1.crs, xs, ys)
+    col, row = _apply(~t1.transform, np.asarray(xs), np.asarray(ys))
+    finite = np.isfinite(col) & np.isfinite(row)
+    if not finite.any():
+        return None
+    # a hair of tolerance so that footprints meeting exactly on a pixel edge stay exact
+    left = max(0, math.floor(col[finite].min() + 1e-6))
+    top = max(0, math.floor(row[finite].min() + 1e-6))
+    right = min(t1.width, math.ceil(col[finite].max() - 1e-6))
+    bottom = min(t1.height, math.ceil(row[finite].max() - 1e-6))
+    if right <= left or bottom <= top:
+        return None
+    return Window(left, top, right - left, bottom - top)
+
+
+def warp_onto(
+    source: rasterio.io.DatasetReaderBase,
+    grid: rasterio.io.DatasetReaderBase,
+    resampling: Resampling,
+) -> WarpedVRT:
+    """``source`` resampled onto ``grid``'s CRS, transform and size, with an alpha band that
+    marks where it has valid data (inside its footprint and not nodata)."""
+    alpha = [i for i, c in enumerate(source.colorinterp, 1) if c == ColorInterp.alpha]
+    options = {"src_alpha": alpha[0], "dst_alpha": alpha[0]} if alpha else {"add_alpha": True}
+    return WarpedVRT(
+        source,
+        crs=grid.crs,
+        transform=grid.transform,
+        width=grid.width,
+        height=grid.height,
+        resampling=resampling,
+        **options,
+    )
+
+
+def _same_grid(a: rasterio.io.DatasetReaderBase, b: rasterio.io.DatasetReaderBase) -> bool:
+    return (a.crs, a.transform, a.width, a.height) == (b.crs, b.transform, b.width, b.height)
+
+
+@contextmanager
+def open_pair(
+    t1_path: str | Path,
+    t2_path: str | Path,
+    bands: int,
+    band_indexes: Sequence[int] | None = None,
+    resampling: str = "bilinear",
+    value_scale: float | None = None,
+) -> Iterator[ScenePair]:
+    """Open t1 and t2 (t2 on t1's grid) for window-by-window reading.
+
+    Args:
+        bands: bands per date the model takes; another count is an error.
+        band_indexes: 1-based bands to read from both files (default: every non-alpha band).
+        resampling: how t2 is resampled onto t1's grid (a key of ``RESAMPLING``).
+        value_scale: pixel value that maps to 1.0 (default: the dtype's maximum, 1.0 for floats).
+    """
+    if resampling not in RESAMPLING:
+        raise ConfigError(
+            f"resampling {resampling!r} is not one of {', '.join(RESAMPLING)} (--resampling)"
+        )
+    t1_path, t2_path = Path(t1_path), Path(t2_path)
+    with ExitStack() as stack:
+        first = stack.enter_context(open_raster(t1_path))
+        second = stack.enter_context(open_raster(t2_path))
+        indexes = {
+            path: data_bands(dataset, path, band_indexes)
+            for path, dataset in ((t1_path, first), (t2_path, second))
+        }
+        for path, chosen in indexes.items():
+            if len(chosen) != bands:
+                raise DataError(
+                    f"{path}: has {len(chosen)} image bands but the model takes {bands} "
+                    "(pick bands with --bands)"
+                )
+        georeferenced = (is_georeferenced(first), is_georeferenced(second))
+        if georeferenced[0] != georeferenced[1]:
+            which, other = (t1_path, t2_path) if georeferenced[0] else (t2_path, t1_path)
+            raise DataError(
+                f"{which} is georeferenced but {other} is not: give both with a CRS "
+                "or both as plain pixel grids"
+            )
+        warped = False
+        if not georeferenced[0]:
+            if (first.height, first.width) != (second.height, second.width):
+                raise DataError(
+                    f"{t1_path} ({first.width}×{first.height}) and {t2_path} "
+                    f"({second.width}×{second.height}) have no georeference and different sizes"
+                )
+            region, reader = Window(0, 0, first.width, first.height), second
+        else:
+            region = overlap_window(first, second)
+            if region is None:
+                raise DataError(f"{t1_path} and {t2_path}: the footprints do not overlap")
+            warped = not _same_grid(first, second)
+            reader = second
+            if warped:
+                reader = stack.enter_context(warp_onto(second, first, RESAMPLING[resampling]))
+        yield ScenePair(
+            t1=_source(first, indexes[t1_path], t1_path, value_scale),
+            t2=_source(reader, indexes[t2_path], t2_path, value_scale),
+            height=first.height,
+            width=first.width,
+            crs=first.crs if georeferenced[0] else None,
+            transform=first.transform if georeferenced[0] else None,
+            region=region,
+            warped=warped,
+        )

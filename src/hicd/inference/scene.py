@@ -1,0 +1,182 @@
+"""Predicting the change map of one (large, georeferenced) image pair, file to file.
+
+Both dates are read window by window (t2 resampled onto t1's grid when it differs), predicted
+band by band with blended tiles, and written as they finish into a GeoTIFF on t1's grid.
+Every output is written to a temporary file beside it and renamed at the end, so an
+interrupted run leaves no partial output.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import rasterio
+from torch import nn
+from tqdm.auto import tqdm
+
+from hicd.atomic import atomic_path
+from hicd.errors import ConfigError
+from hicd.inference.checkpoint import CheckpointInfo
+from hicd.inference.output import OUTPUT_SUFFIXES, ChangeMapWriter, encode
+from hicd.inference.quicklook import write_quicklook
+from hicd.inference.raster import open_pair
+from hicd.inference.streaming import count_tiles, stream_change_probability
+
+DEFAULT_TILE = 512
+GDAL_CACHE_MB = 64
+"""GDAL block cache while predicting (GDAL's default, 5 % of RAM, grows with the scene)."""
+
+
+@dataclass(frozen=True)
+class PredictionResult:
+    """What one prediction wrote and found.
+
+    Attributes:
+        out, quicklook, vector: the files written (None: not asked for).
+        height, width: size of the change map (t1's size).
+        region: (row, column, height, width) of the predicted window (t2's footprint on t1).
+        warped: whether t2 was resampled onto t1's grid.
+        valid_pixels, changed_pixels: pixels with a prediction, and those predicted changed.
+        polygons: number of features in ``vector``.
+        seconds: wall time.
+    """
+
+    out: Path
+    quicklook: Path | None
+    vector: Path | None
+    height: int
+    width: int
+    region: tuple[int, int, int, int]
+    warped: bool
+    valid_pixels: int
+    changed_pixels: int
+    polygons: int | None
+    seconds: float
+
+
+def default_tile(info: CheckpointInfo | None) -> int:
+    """The checkpoint's training tile size, else 512."""
+    return int(info.tile_size) if info is not None and info.tile_size else DEFAULT_TILE
+
+
+def resolve_tiling(
+    tile: int | None, overlap: int | None, info: CheckpointInfo | None
+) -> tuple[int, int]:
+    """``tile`` (default: ``default_tile``) and ``overlap`` (default: tile / 4), checked."""
+    tile = default_tile(info) if tile is None else int(tile)
+    overlap = tile // 4 if overlap is None else int(overlap)
+    if tile < 1:
+        raise ConfigError(f"--tile must be positive, got {tile}")
+    if not 0 <= overlap < tile:
+        raise ConfigError(f"--overlap must be in [0, tile={tile}), got {overlap}")
+    return tile, overlap
+
+
+def resolve_quicklook(out: Path, quicklook: bool | str | Path | None) -> Path | None:
+    """``True``: the output path with a .png suffix; a path: itself; ``False``/None: none."""
+    if quicklook is True:
+        return out.with_suffix(".png")
+    return Path(quicklook) if quicklook else None
+
+
+def _check_paths(t1: Path, t2: Path, out: Path, extra: list[Path]) -> None:
+    if out.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise ConfigError(f"{out}: the change map is a GeoTIFF, give a .tif or .tiff path")
+    inputs = {t1.resolve(), t2.resolve()}
+    for path in (out, *extra):
+        if path.resolve() in inputs:
+            raise ConfigError(f"{path}: output would overwrite an input image")
+    if len({p.resolve() for p in (out, *extra)}) != len(extra) + 1:
+        raise ConfigError(f"{out}: output, quick-look and vector paths must differ")
+
+
+def predict_scene(
+    model: nn.Module,
+    info: CheckpointInfo,
+    t1: str | Path,
+    t2: str | Path,
+    out: str | Path,
+    *,
+    tile: int | None = None,
+    overlap: int | None = None,
+    batch_size: int = 8,
+    threshold: float = 0.5,
+    probabilities: bool = False,
+    resampling: str = "bilinear",
+    bands: list[int] | None = None,
+    value_scale: float | None = None,
+    quicklook: bool | str | Path | None = True,
+    vector: str | Path | None = None,
+    progress: bool = False,
+) -> PredictionResult:
+    """Write the change map of ``t1`` → ``t2`` to ``out`` (see ``ChangeDetector.predict_files``)."""
+    started = time.perf_counter()
+    t1, t2, out = Path(t1), Path(t2), Path(out)
+    tile, overlap = resolve_tiling(tile, overlap, info)
+    if batch_size < 1:
+        raise ConfigError(f"--batch-size must be at least 1, got {batch_size}")
+    if not 0.0 <= threshold <= 1.0:
+        raise ConfigError(f"--threshold must be in [0, 1], got {threshold}")
+    quicklook_path = resolve_quicklook(out, quicklook)
+    vector_path = Path(vector) if vector else None
+    _check_paths(t1, t2, out, [p for p in (quicklook_path, vector_path) if p is not None])
+    with (
+        rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20),
+        open_pair(t1, t2, info.bands, bands, resampling, value_scale) as pair,
+        ExitStack() as outputs,
+    ):
+        region = pair.region
+        map_tmp = outputs.enter_context(atomic_path(out))
+        tags = {
+            "hicd_encoding": "probability" if probabilities else "binary",
+            "hicd_threshold": str(threshold),
+            "hicd_tile": str(tile),
+            "hicd_overlap": str(overlap),
+            "hicd_resampling": resampling if pair.warped else "none",
+        }
+        valid_pixels = changed_pixels = 0
+        tiles = count_tiles(region.height, region.width, tile, overlap)
+        bar = tqdm(total=tiles, unit="tile", desc=out.name, disable=not progress)
+        with (
+            bar,
+            ChangeMapWriter(
+                map_tmp, pair.height, pair.width, pair.crs, pair.transform, probabilities, tags
+            ) as writer,
+        ):
+            for rows in stream_change_probability(
+                model, pair.read, region.height, region.width, tile, overlap, batch_size,
+                on_tiles=bar.update,
+            ):  # fmt: skip
+                encoded = encode(rows.probability, rows.valid, threshold, probabilities)
+                writer.write(region.row_off + rows.top, region.col_off + rows.left, encoded)
+                changed = rows.probability >= threshold
+                if rows.valid is not None:
+                    changed &= rows.valid
+                valid_pixels += encoded.size if rows.valid is None else int(rows.valid.sum())
+                changed_pixels += int(changed.sum())
+        # every output is renamed into place only once all of them are written
+        if quicklook_path is not None:
+            tmp = outputs.enter_context(atomic_path(quicklook_path))
+            write_quicklook(pair.t1, map_tmp, tmp, threshold)
+        polygons = None
+        if vector_path is not None:
+            from hicd.inference.vector import write_change_polygons
+
+            tmp = outputs.enter_context(atomic_path(vector_path))
+            polygons = write_change_polygons(map_tmp, tmp, threshold)
+    return PredictionResult(
+        out=out,
+        quicklook=quicklook_path,
+        vector=vector_path,
+        height=pair.height,
+        width=pair.width,
+        region=(int(region.row_off), int(region.col_off), int(region.height), int(region.width)),
+        warped=pair.warped,
+        valid_pixels=valid_pixels,
+        changed_pixels=changed_pixels,
+        polygons=polygons,
+        seconds=time.perf_counter() - started,
+    )
