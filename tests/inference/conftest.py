@@ -69,6 +69,12 @@ def tiny_model() -> torch.nn.Module:
 
 
 @pytest.fixture(scope="session")
+def calibrated_tiny_model() -> torch.nn.Module:
+    """``tiny_model()``, built once."""
+    return tiny_model()
+
+
+@pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
     """A checkpoint of ``tiny_model`` trained on 64-px tiles (as far as its metadata says)."""
     model = tiny_model()

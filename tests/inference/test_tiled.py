@@ -8,7 +8,7 @@ import torch
 from hicd.errors import ConfigError, DataError
 from hicd.inference import tiled as tiled_module
 from hicd.inference.tiled import blend_weights, predict_change_probability, resolve_device
-from hicd.models import ChangeOutput, create_model
+from hicd.models import ChangeOutput
 
 
 class LocalNet(torch.nn.Module):
@@ -28,21 +28,6 @@ class LocalNet(torch.nn.Module):
         return ChangeOutput(logits=4 * self.net(torch.cat([t1, t2], dim=1)))
 
 
-def calibrated_model() -> torch.nn.Module:
-    """A tiny random-init model whose BatchNorm statistics are fitted to random images, so its
-    change probabilities vary over the image (uncalibrated, they are nearly constant)."""
-    torch.manual_seed(0)
-    model = create_model("siam_fpn", backbone="tv_mobilenet_v2", decoder_channels=16)
-    for module in model.modules():
-        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-            module.reset_running_stats()
-            module.momentum = None
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        model(torch.rand(2, 3, 64, 64, generator=generator), torch.rand(2, 3, 64, 64))
-    return model.eval()
-
-
 @pytest.fixture(autouse=True)
 def one_thread():
     """Tiny convolutions run fastest on one thread, above all on a busy machine."""
@@ -53,13 +38,8 @@ def one_thread():
 
 
 @pytest.fixture(scope="module")
-def model() -> torch.nn.Module:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return calibrated_model()
-    finally:
-        torch.set_num_threads(threads)
+def model(calibrated_tiny_model) -> torch.nn.Module:
+    return calibrated_tiny_model
 
 
 def pair(height: int, width: int, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
