@@ -115,7 +115,7 @@ def build_model(name: str):
 
 
 def predict_child(
-    t1: Path, t2: Path, out: Path, model_name: str, tile: int, batch: int, threads: int
+    t1: Path, t2: Path, out: Path, model_name: str, tile: int, batch: int | None, threads: int
 ) -> dict:
     """Run in a fresh process: predict the pair and report time and memory."""
     import torch
@@ -123,8 +123,10 @@ def predict_child(
     from hicd.api import ChangeDetector
     from hicd.inference import streaming
     from hicd.inference.checkpoint import CheckpointInfo
+    from hicd.inference.scene import default_batch_size
 
     torch.set_num_threads(threads)
+    batch = batch or default_batch_size(torch.device("cpu"))
     model = build_model(model_name)
     info = CheckpointInfo({"in_channels": 3}, tile_size=tile)
     detector = ChangeDetector(model, info, "cpu")
@@ -159,6 +161,7 @@ def predict_child(
     region = result.region
     return {
         "model": model_name,
+        "batch": batch,
         "size": f"{result.width}×{result.height}",
         "region_pixels": region[2] * region[3],
         "tiles": spent["tiles"],
@@ -179,9 +182,9 @@ def run_child(*args: str) -> str:
     return completed.stdout.strip().splitlines()[-1]
 
 
-def print_table(rows: list[dict], tile: int, batch: int, threads: int) -> None:
+def print_table(rows: list[dict], tile: int, threads: int) -> None:
     print(
-        f"\npredict_files on CPU: tile {tile}, overlap {tile // 4}, batch {batch}, "
+        f"\npredict_files on CPU: tile {tile}, overlap {tile // 4}, batch {rows[0]['batch']}, "
         f"{threads} threads; t2 at 2x pixel size, shifted extent (warped)"
     )
     header = (
@@ -219,7 +222,11 @@ def main() -> None:
         help="pixelwise: a free stand-in network, to measure the pipeline alone",
     )
     parser.add_argument("--tile", type=int, default=512)
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        help="windows per forward pass (default: predict_files' own, 4 on CPU)",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workdir", type=Path, help="where the pairs go (default: a temp folder)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
@@ -237,8 +244,9 @@ def main() -> None:
             print(json.dumps(row))
         return
 
-    common = ["--tile", str(args.tile), "--batch-size", str(args.batch_size)]
-    common += ["--threads", str(args.threads)]
+    common = ["--tile", str(args.tile), "--threads", str(args.threads)]
+    if args.batch_size:
+        common += ["--batch-size", str(args.batch_size)]
     with tempfile.TemporaryDirectory(dir=args.workdir) as workdir:
         rows = []
         for size in args.sizes:
@@ -254,7 +262,7 @@ def main() -> None:
                     flush=True,
                 )
                 rows.append(row)
-        print_table(rows, args.tile, args.batch_size, args.threads)
+        print_table(rows, args.tile, args.threads)
 
 
 if __name__ == "__main__":

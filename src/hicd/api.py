@@ -17,7 +17,12 @@ from hicd.data.io import pixel_scale
 from hicd.data.pairing import pair_folders
 from hicd.errors import ConfigError, DataError
 from hicd.inference.checkpoint import CheckpointInfo, load_model
-from hicd.inference.scene import PredictionResult, predict_scene, resolve_tiling
+from hicd.inference.scene import (
+    PredictionResult,
+    default_batch_size,
+    predict_scene,
+    resolve_tiling,
+)
 from hicd.inference.tiled import predict_change_probability, resolve_device
 
 ArrayOrTensor = np.ndarray | Tensor
@@ -59,7 +64,7 @@ class ChangeDetector:
         t2: ArrayOrTensor,
         tile: int | None = None,
         overlap: int | None = None,
-        batch_size: int = 8,
+        batch_size: int | None = None,
         value_scale: float | None = None,
     ) -> ArrayOrTensor:
         """Change probability of an in-memory pair of any size (blended tiles where needed).
@@ -70,7 +75,7 @@ class ChangeDetector:
                 floats); or tensors C×H×W or B×C×H×W (floats are taken as [0, 1]).
             tile, overlap: window side and overlap (default: the checkpoint's tile size, else 512;
                 tile / 4).
-            batch_size: windows per forward pass.
+            batch_size: windows per forward pass (default: 8 on a GPU, 4 on the CPU).
             value_scale: pixel value that maps to 1.0.
 
         Returns:
@@ -85,6 +90,8 @@ class ChangeDetector:
         b = self._as_tensor(t2, "t2", value_scale)
         if a.shape != b.shape:
             raise DataError(f"t1 and t2 differ in shape: {tuple(a.shape)} and {tuple(b.shape)}")
+        if batch_size is None:
+            batch_size = default_batch_size(self.device)
         probability = predict_change_probability(
             self.model, a, b, tile, overlap, batch_size, self.device
         )
@@ -133,7 +140,7 @@ class ChangeDetector:
         *,
         tile: int | None = None,
         overlap: int | None = None,
-        batch_size: int = 8,
+        batch_size: int | None = None,
         threshold: float = 0.5,
         probabilities: bool = False,
         resampling: str = "bilinear",

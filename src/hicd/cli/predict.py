@@ -37,7 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--overlap", type=int, help="window overlap (default: tile / 4)")
     parser.add_argument(
-        "--batch-size", type=int, default=8, help="windows per forward pass (default: 8)"
+        "--batch-size",
+        type=int,
+        help="windows per forward pass (default: 8 on a GPU, 4 on the CPU)",
     )
     parser.add_argument(
         "--threshold",
