@@ -74,17 +74,18 @@ def _crop_split(stem: str) -> str | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--teacher-steps", type=int, default=300)
-    parser.add_argument("--student-steps", type=int, default=200)
+    parser.add_argument("--teacher-steps", type=int, default=200)
+    parser.add_argument("--student-steps", type=int, default=120)
+    parser.add_argument("--val-every", type=int, default=40)
     parser.add_argument("--settings", default="resolution-x4,multi-x4")
-    parser.add_argument("--crop", type=int, default=256)
+    parser.add_argument("--crop", type=int, default=128)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default=None, help="keep runs here (default: a temporary folder)")
     parser.add_argument("--quick", action="store_true", help="1 seed, a few steps")
     args = parser.parse_args()
     if args.quick:
-        args.seeds, args.teacher_steps, args.student_steps, args.crop = 1, 4, 4, 128
+        args.seeds, args.teacher_steps, args.student_steps, args.val_every = 1, 4, 4, 4
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     settings = args.settings.split(",")
@@ -103,13 +104,15 @@ def main() -> None:
                 batch_size=args.batch,
                 num_workers=0,
                 eval_tile=256,
+                crops_per_image=64,  # two 1024 tiles: 16 full batches an epoch
+                cache_images=True,  # decoding a 1024 PNG costs more than a training step
             )
             pl.seed_everything(seed, workers=True, verbose=False)
             teacher = TeacherModule(
                 network=network, optim=optim, crop_size=args.crop, eval_tile=256
             )
             teacher_ckpt = fit_best(
-                teacher, data, args.teacher_steps, work / f"s{seed}/teacher", progress=False
+                teacher, data, args.teacher_steps, work / f"s{seed}/teacher", args.val_every, False
             )
             checkpoints = {"teacher": teacher_ckpt}
             for setting in settings:
@@ -126,7 +129,7 @@ def main() -> None:
                     )
                     run = work / f"s{seed}/{method}-{setting}"
                     checkpoints[f"{method}@{setting}"] = fit_best(
-                        student, data, args.student_steps, run, progress=False
+                        student, data, args.student_steps, run, args.val_every, False
                     )
             rows = evaluate_checkpoints(
                 list(checkpoints.values()),

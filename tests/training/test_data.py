@@ -66,6 +66,37 @@ def test_generic_kind_reads_the_split_lists(generic_dataset):
     assert sorted(names(data.train_dataloader())) == ["a", "b"]
 
 
+def test_crops_per_image_and_cached_tiles(generic_dataset, monkeypatch):
+    from hicd.data import dataset as dataset_module
+
+    root = generic_dataset(
+        names=("a", "b", "c"), size=(64, 64), splits={"train": ["a", "b"], "val": ["c"]}
+    )
+    reads = []
+    read_image = dataset_module.read_image
+    monkeypatch.setattr(dataset_module, "read_image", lambda p: reads.append(p) or read_image(p))
+    data = ChangeDataModule(
+        kind="generic",
+        root=str(root),
+        crop_size=16,
+        batch_size=4,
+        num_workers=0,
+        crops_per_image=6,
+        cache_images=True,
+    )
+    loader = data.train_dataloader()
+    assert len(loader) == 3  # 2 tiles × 6 crops in full batches of 4
+    batches = [batch for _ in range(2) for batch in loader]
+    assert all(batch["t1"].shape == (4, 3, 16, 16) for batch in batches)
+    assert sorted(names(batches)) == ["a"] * 12 + ["b"] * 12
+    assert len(reads) == 4  # each date of each tile decoded once over two epochs
+    crops = torch.cat([batch["t1"] for batch in batches])
+    assert len({crop.sum().item() for crop in crops}) > 12  # fresh random crops
+    cached = data.datasets["train"].dataset.dataset.samples
+    pristine = dataset_module.BitemporalDataset(root, "train")
+    assert all(torch.equal(cached[i]["t1"], pristine[i]["t1"]) for i in (0, 1))
+
+
 @pytest.mark.parametrize(
     ("options", "error", "match"),
     [
@@ -73,6 +104,7 @@ def test_generic_kind_reads_the_split_lists(generic_dataset):
         ({"kind": "levir_cd"}, ConfigError, "data.root"),
         ({"val_split": "test"}, ConfigError, "data.val_split"),
         ({"crop_size": 0}, ConfigError, "data.crop_size"),
+        ({"crops_per_image": 0}, ConfigError, "data.crops_per_image"),
     ],
 )
 def test_bad_options(options, error, match):

@@ -24,7 +24,7 @@ FILE_DATASETS: dict[str, Callable[..., Dataset]] = {
     "bandon": BANDON,
     "sv_cd": SVCD,
 }
-"""Dataset kinds read from ``root``: each is called as ``cls(root, split, transform=...)``."""
+"""Dataset kinds read from ``root``: each is called as ``cls(root, split, **dataset_options)``."""
 
 DATASET_KINDS = ("synthetic", *FILE_DATASETS)
 
@@ -42,6 +42,35 @@ class SyntheticConfig:
     test: int = 16
     size: int = 256
     seed: int = 0
+
+
+class _Repeated(Dataset):
+    """Each sample of ``dataset`` ``times`` times per epoch (a fresh random crop each time)."""
+
+    def __init__(self, dataset: Dataset, times: int) -> None:
+        self.dataset, self.times = dataset, times
+
+    def __len__(self) -> int:
+        return len(self.dataset) * self.times
+
+    def __getitem__(self, index: int) -> Sample:
+        return self.dataset[index % len(self.dataset)]
+
+
+class _Cached(Dataset):
+    """Keeps every sample of ``dataset`` in memory after its first read (per loader process)."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+        self.samples: dict[int, Sample] = {}
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> Sample:
+        if index not in self.samples:
+            self.samples[index] = self.dataset[index]
+        return self.samples[index]
 
 
 class _Transformed(Dataset):
@@ -78,6 +107,10 @@ class ChangeDataModule(LightningDataModule):
         num_workers: data-loading processes.
         flips, rot90: random flips and 90° rotations in training.
         date_swap: probability of swapping the two dates of a training sample.
+        crops_per_image: random training crops drawn from each image per epoch (a few large
+            tiles then give full batches).
+        cache_images: keep the decoded training images in memory (for a few large tiles
+            whose decoding would dominate each step).
         synthetic: pairs per split, image size and seed of the ``synthetic`` kind.
         dataset_options: further keyword arguments of the dataset class (e.g. ``bands``,
             ``value_scale``, ``ignore_value``).
@@ -98,6 +131,8 @@ class ChangeDataModule(LightningDataModule):
         flips: bool = True,
         rot90: bool = True,
         date_swap: float = 0.0,
+        crops_per_image: int = 1,
+        cache_images: bool = False,
         synthetic: SyntheticConfig | None = None,
         dataset_options: dict[str, Any] | None = None,
     ) -> None:
@@ -110,7 +145,11 @@ class ChangeDataModule(LightningDataModule):
             raise ConfigError(
                 f"data.val_split: validation must not use the test split ({test_split!r})"
             )
-        for option, value in (("crop_size", crop_size), ("batch_size", batch_size)):
+        for option, value in (
+            ("crop_size", crop_size),
+            ("batch_size", batch_size),
+            ("crops_per_image", crops_per_image),
+        ):
             if value <= 0:
                 raise ConfigError(f"data.{option}: must be > 0, got {value}")
         self.kind = kind
@@ -122,6 +161,8 @@ class ChangeDataModule(LightningDataModule):
         self.eval_tile = eval_tile
         self.num_workers = num_workers
         self.train_transform = training_transform(crop_size, flips, rot90, date_swap)
+        self.crops_per_image = crops_per_image
+        self.cache_images = cache_images
         self.synthetic = as_config(SyntheticConfig, synthetic, "data.synthetic")
         self.dataset_options = dict(dataset_options or {})
         self.datasets: dict[str, Dataset] = {}
@@ -129,15 +170,20 @@ class ChangeDataModule(LightningDataModule):
     def dataset(self, role: str) -> Dataset:
         """The dataset of ``role`` (``train``, ``val`` or ``test``), built on first use."""
         if role not in self.datasets:
-            transform = self.train_transform if role == "train" else None
-            self.datasets[role] = self._build(role, transform)
+            dataset = self._build(role)
+            if role == "train":
+                if self.cache_images:
+                    dataset = _Cached(dataset)
+                if self.crops_per_image > 1:
+                    dataset = _Repeated(dataset, self.crops_per_image)
+                dataset = _Transformed(dataset, self.train_transform)
+            self.datasets[role] = dataset
         return self.datasets[role]
 
-    def _build(self, role: str, transform: Transform | None) -> Dataset:
+    def _build(self, role: str) -> Dataset:
         split = self.splits[role]
         if self.kind != "synthetic":
-            options = {**self.dataset_options, "transform": transform}
-            return FILE_DATASETS[self.kind](self.root, split, **options)
+            return FILE_DATASETS[self.kind](self.root, split, **self.dataset_options)
         counts = {
             "train": self.synthetic.train,
             "val": self.synthetic.val,
@@ -151,8 +197,7 @@ class ChangeDataModule(LightningDataModule):
         scenes = SyntheticChangeDataset(
             sum(counts.values()), self.synthetic.size, self.synthetic.seed
         )
-        subset = Subset(scenes, range(start, start + counts[split]))
-        return subset if transform is None else _Transformed(subset, transform)
+        return Subset(scenes, range(start, start + counts[split]))
 
     def setup(self, stage: str) -> None:
         roles = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}

@@ -33,8 +33,8 @@ class DemoConfig:
     image_size: int = 256
     crop_size: int = 128
     batch_size: int = 8
-    teacher_steps: int = 150
-    student_steps: int = 150
+    teacher_steps: int = 200
+    student_steps: int = 200
     val_every: int = 50
     lr: float = 1e-3
     degradation: str = "multi-x4"
