@@ -29,8 +29,7 @@ from hicd.distillation import DistillationConfig
 from hicd.evaluation import evaluate_checkpoints
 from hicd.training.config import NetworkConfig, OptimConfig
 from hicd.training.data import ChangeDataModule
-from hicd.training.runs import fit_best
-from hicd.training.student import StudentModule
+from hicd.training.runs import fit_best, fit_student
 from hicd.training.teacher import TeacherModule
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -117,19 +116,19 @@ def main() -> None:
             checkpoints = {"teacher": teacher_ckpt}
             for setting in settings:
                 for method in METHODS:
-                    pl.seed_everything(seed + 1, workers=True, verbose=False)
-                    student = StudentModule(
-                        teacher_checkpoint=str(teacher_ckpt),
-                        distillation=DistillationConfig(method=method),
-                        degradation=setting,
-                        degradation_seed=0,
-                        optim=optim,
+                    checkpoints[f"{method}@{setting}"] = fit_student(
+                        teacher_ckpt,
+                        DistillationConfig(method=method),
+                        setting,
+                        data,
+                        optim,
+                        args.student_steps,
+                        work / f"s{seed}/{method}-{setting}",
+                        seed=seed + 1,
                         crop_size=args.crop,
                         eval_tile=256,
-                    )
-                    run = work / f"s{seed}/{method}-{setting}"
-                    checkpoints[f"{method}@{setting}"] = fit_best(
-                        student, data, args.student_steps, run, args.val_every, False
+                        val_every=args.val_every,
+                        progress=False,
                     )
             rows = evaluate_checkpoints(
                 list(checkpoints.values()),

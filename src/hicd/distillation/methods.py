@@ -57,7 +57,31 @@ def _level_count(student: Sequence[Tensor], teacher: Sequence[Tensor], option: s
     return len(student)
 
 
-def _weighted_total(entries: list[tuple[str, float, Tensor]], scale: float, zero: Tensor) -> Tensor:
+Term = tuple[str, float, Tensor]
+"""A loss term: its name, its weight and its unweighted value."""
+LevelLoss = Callable[[Sequence[Tensor], Sequence[Tensor]], Tensor]
+"""A loss on one level: (student features, teacher features) of that level → scalar."""
+
+
+def _level_terms(
+    prefix: str,
+    student: Sequence[Sequence[Tensor]],
+    teacher: Sequence[Sequence[Tensor]],
+    levels: Sequence[int] | None,
+    option: str,
+    kinds: dict[str, tuple[bool, float, LevelLoss]],
+) -> list[Term]:
+    """Every enabled kind of loss at every chosen level, named ``prefix/kind/lLEVEL``."""
+    count = _level_count(student, teacher, option)
+    return [
+        (f"{prefix}/{kind}/l{level}", weight, loss(student[level], teacher[level]))
+        for level in resolve_levels(levels, count, option)
+        for kind, (on, weight, loss) in kinds.items()
+        if on
+    ]
+
+
+def _weighted_total(entries: list[Term], scale: float, zero: Tensor) -> Tensor:
     return scale * sum((w * value for _, w, value in entries), zero)
 
 
@@ -90,68 +114,39 @@ class NoDistillation(DistillationObjective):
 class CorrelationDistillation(DistillationObjective):
     """``hicd``: hierarchical correlation distillation (SFD on encoder, CFD on change features)."""
 
-    def _sfd(self, s: ChangeOutput, t: ChangeOutput) -> list[tuple[str, float, Tensor]]:
+    def _sfd(self, s: ChangeOutput, t: ChangeOutput) -> list[Term]:
         cfg = self.config
-        count = _level_count(s.features_t1, t.features_t1, "sfd_levels")
-        entries: list[tuple[str, float, Tensor]] = []
-        for level in resolve_levels(cfg.sfd_levels, count, "sfd_levels"):
-            s1, s2 = s.features_t1[level], s.features_t2[level]
-            t1, t2 = t.features_t1[level], t.features_t2[level]
-            kinds: dict[str, tuple[bool, float, Callable[[], Tensor]]] = {
-                "self_t1": (
-                    cfg.use_self,
-                    cfg.w_self,
-                    lambda s1=s1, t1=t1: self_correlation_loss(s1, t1),
-                ),
-                "self_t2": (
-                    cfg.use_self,
-                    cfg.w_self,
-                    lambda s2=s2, t2=t2: self_correlation_loss(s2, t2),
-                ),
-                "cross": (
-                    cfg.use_cross,
-                    cfg.w_cross,
-                    lambda s1=s1, s2=s2, t1=t1, t2=t2: cross_correlation_loss(s1, s2, t1, t2),
-                ),
-                "global": (
-                    cfg.use_global,
-                    cfg.w_global,
-                    lambda s1=s1, s2=s2, t1=t1, t2=t2: global_correlation_loss(
-                        torch.cat([s1, s2]), torch.cat([t1, t2])
-                    ),
-                ),
-            }
-            entries += [
-                (f"sfd/{kind}/l{level}", weight, compute())
-                for kind, (on, weight, compute) in kinds.items()
-                if on
-            ]
-        return entries
+        kinds: dict[str, tuple[bool, float, LevelLoss]] = {
+            "self_t1": (cfg.use_self, cfg.w_self, lambda s, t: self_correlation_loss(s[0], t[0])),
+            "self_t2": (cfg.use_self, cfg.w_self, lambda s, t: self_correlation_loss(s[1], t[1])),
+            "cross": (
+                cfg.use_cross,
+                cfg.w_cross,
+                lambda s, t: cross_correlation_loss(s[0], s[1], t[0], t[1]),
+            ),
+            "global": (
+                cfg.use_global,
+                cfg.w_global,
+                lambda s, t: global_correlation_loss(torch.cat(s), torch.cat(t)),
+            ),
+        }
+        student = list(zip(s.features_t1, s.features_t2, strict=True))
+        teacher = list(zip(t.features_t1, t.features_t2, strict=True))
+        return _level_terms("sfd", student, teacher, cfg.sfd_levels, "sfd_levels", kinds)
 
-    def _cfd(self, s: ChangeOutput, t: ChangeOutput) -> list[tuple[str, float, Tensor]]:
+    def _cfd(self, s: ChangeOutput, t: ChangeOutput) -> list[Term]:
         cfg = self.config
-        count = _level_count(s.change_features, t.change_features, "cfd_levels")
-        entries: list[tuple[str, float, Tensor]] = []
-        for level in resolve_levels(cfg.cfd_levels, count, "cfd_levels"):
-            fs, ft = s.change_features[level], t.change_features[level]
-            kinds: dict[str, tuple[bool, float, Callable[[], Tensor]]] = {
-                "self": (
-                    cfg.use_self,
-                    cfg.w_self,
-                    lambda fs=fs, ft=ft: self_correlation_loss(fs, ft),
-                ),
-                "global": (
-                    cfg.use_global,
-                    cfg.w_global,
-                    lambda fs=fs, ft=ft: global_correlation_loss(fs, ft),
-                ),
-            }
-            entries += [
-                (f"cfd/{kind}/l{level}", weight, compute())
-                for kind, (on, weight, compute) in kinds.items()
-                if on
-            ]
-        return entries
+        kinds: dict[str, tuple[bool, float, LevelLoss]] = {
+            "self": (cfg.use_self, cfg.w_self, lambda s, t: self_correlation_loss(s[0], t[0])),
+            "global": (
+                cfg.use_global,
+                cfg.w_global,
+                lambda s, t: global_correlation_loss(s[0], t[0]),
+            ),
+        }
+        student = [(f,) for f in s.change_features]
+        teacher = [(f,) for f in t.change_features]
+        return _level_terms("cfd", student, teacher, cfg.cfd_levels, "cfd_levels", kinds)
 
     def forward(self, student: ChangeOutput, teacher: ChangeOutput | None) -> DistillationTerms:
         assert teacher is not None

@@ -13,8 +13,7 @@ from hicd.data.synthetic import write_synthetic_dataset
 from hicd.distillation import DistillationConfig
 from hicd.training.config import NetworkConfig, OptimConfig
 from hicd.training.data import ChangeDataModule
-from hicd.training.runs import fit_best, publish_checkpoint
-from hicd.training.student import StudentModule
+from hicd.training.runs import fit_best, fit_student, publish_checkpoint
 from hicd.training.teacher import TeacherModule
 
 SHARED_WEIGHTS = (
@@ -103,16 +102,19 @@ def run_demo(out: str | Path = "demo-output", config: DemoConfig | None = None) 
             f"[demo] student '{name}' on {config.degradation} pairs ({config.student_steps} steps)",
             flush=True,
         )
-        pl.seed_everything(config.seed + 1, workers=True, verbose=False)
-        student = StudentModule(
-            teacher_checkpoint=str(checkpoints["teacher"]),
-            distillation=distillation,
-            degradation=config.degradation,
+        best = fit_student(
+            checkpoints["teacher"],
+            distillation,
+            config.degradation,
+            data,
+            optim,
+            config.student_steps,
+            work / name,
+            seed=config.seed + 1,
             degradation_seed=config.seed,
-            optim=optim,
             crop_size=config.crop_size,
+            val_every=config.val_every,
         )
-        best = fit_best(student, data, config.student_steps, work / name, config.val_every)
         checkpoints[name] = publish_checkpoint(best, out / f"{name}.ckpt")
     print("[demo] evaluating on held-out pairs", flush=True)
     rows = evaluate_checkpoints(

@@ -13,6 +13,9 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from hicd.atomic import atomic_path
+from hicd.distillation import DistillationConfig
+from hicd.training.config import OptimConfig
+from hicd.training.student import StudentModule
 
 QUIET_WARNINGS = (
     ".*does not have many workers.*",
@@ -57,6 +60,36 @@ def fit_best(
             warnings.filterwarnings("ignore", pattern)
         trainer.fit(module, datamodule=data)
     return Path(checkpoint.best_model_path)
+
+
+def fit_student(
+    teacher_checkpoint: Path,
+    distillation: DistillationConfig,
+    degradation: str,
+    data: pl.LightningDataModule,
+    optim: OptimConfig,
+    steps: int,
+    run: Path,
+    *,
+    seed: int,
+    degradation_seed: int = 0,
+    crop_size: int | None = None,
+    eval_tile: int | None = None,
+    val_every: int = 50,
+    progress: bool = True,
+) -> Path:
+    """Seed, build a ``StudentModule`` on ``teacher_checkpoint`` and ``fit_best`` it."""
+    pl.seed_everything(seed, workers=True, verbose=False)
+    student = StudentModule(
+        teacher_checkpoint=str(teacher_checkpoint),
+        distillation=distillation,
+        degradation=degradation,
+        degradation_seed=degradation_seed,
+        optim=optim,
+        crop_size=crop_size,
+        eval_tile=eval_tile,
+    )
+    return fit_best(student, data, steps, run, val_every, progress)
 
 
 def publish_checkpoint(source: Path, target: Path) -> Path:
