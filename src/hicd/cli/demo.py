@@ -18,7 +18,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--seed", type=int, default=0, help="seed of data, training and degradations"
     )
     parser.add_argument(
-        "--steps", type=int, default=None, help="training steps of the teacher and of each student"
+        "--steps",
+        type=int,
+        default=None,
+        help="training steps of the teacher and of each student (default 200)",
     )
 
 
