@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from hicd.data.io import pixel_scale
+from hicd.data.io import image_to_tensor
 from hicd.data.pairing import pair_folders
 from hicd.errors import ConfigError, DataError
 from hicd.inference.checkpoint import CheckpointInfo, load_model
@@ -100,33 +100,25 @@ class ChangeDetector:
     def _as_tensor(self, image: ArrayOrTensor, name: str, value_scale: float | None) -> Tensor:
         """A float32 (B×)C×H×W tensor in [0, 1] with the model's band count."""
         if isinstance(image, np.ndarray):
-            array = self._channels_first(image, name)
-            scale = pixel_scale(array, name, value_scale)
-            tensor = torch.from_numpy(array.astype(np.float32))
-        elif isinstance(image, Tensor):
-            if image.ndim not in (3, 4):
-                raise DataError(
-                    f"{name}: a tensor must be C×H×W or B×C×H×W, got {tuple(image.shape)}"
-                )
-            scale = value_scale or _dtype_scale(image.dtype, name)
-            tensor = image.to(torch.float32)
-        else:
+            return image_to_tensor(self._channels_last(image, name), name, value_scale)
+        if not isinstance(image, Tensor):
             raise DataError(f"{name}: expected a numpy array or a torch tensor, got {type(image)}")
-        if tensor.shape[-3] != self.bands:
-            raise DataError(
-                f"{name}: has {tensor.shape[-3]} bands but the model takes {self.bands}"
-            )
-        return (tensor / scale).clamp_(0.0, 1.0)
+        if image.ndim not in (3, 4):
+            raise DataError(f"{name}: a tensor must be C×H×W or B×C×H×W, got {tuple(image.shape)}")
+        if image.shape[-3] != self.bands:
+            raise DataError(f"{name}: has {image.shape[-3]} bands but the model takes {self.bands}")
+        scale = value_scale or _dtype_scale(image.dtype, name)
+        return (image.to(torch.float32) / scale).clamp_(0.0, 1.0)
 
-    def _channels_first(self, array: np.ndarray, name: str) -> np.ndarray:
+    def _channels_last(self, array: np.ndarray, name: str) -> np.ndarray:
         if array.ndim == 2:
             array = array[:, :, None]
         if array.ndim != 3:
             raise DataError(f"{name}: an array must be H×W×C or C×H×W, got shape {array.shape}")
         if array.shape[-1] == self.bands:
-            return array.transpose(2, 0, 1)
-        if array.shape[0] == self.bands:
             return array
+        if array.shape[0] == self.bands:
+            return array.transpose(1, 2, 0)
         raise DataError(
             f"{name}: shape {array.shape} has no axis of {self.bands} bands "
             "(the model's band count) first or last"
