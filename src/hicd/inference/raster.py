@@ -158,11 +158,6 @@ class ScenePair:
         return a, b, valid
 
 
-def _apply(affine: Affine, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """An affine transform of coordinate arrays."""
-    return affine.a * x + affine.b * y + affine.c, affine.d * x + affine.e * y + affine.f
-
-
 def overlap_window(
     t1: rasterio.io.DatasetReaderBase, t2: rasterio.io.DatasetReaderBase
 ) -> Window | None:
@@ -170,10 +165,10 @@ def overlap_window(
     steps = np.linspace(0.0, 1.0, _EDGE_POINTS)
     rows = np.concatenate([steps, np.ones_like(steps), steps, np.zeros_like(steps)])
     cols = np.concatenate([np.zeros_like(steps), steps, np.ones_like(steps), steps])
-    xs, ys = _apply(t2.transform, cols * t2.width, rows * t2.height)
+    xs, ys = t2.transform * (cols * t2.width, rows * t2.height)
     if t2.crs != t1.crs:
         xs, ys = transform_points(t2.crs, t1.crs, xs, ys)
-    col, row = _apply(~t1.transform, np.asarray(xs), np.asarray(ys))
+    col, row = ~t1.transform * (np.asarray(xs), np.asarray(ys))
     finite = np.isfinite(col) & np.isfinite(row)
     if not finite.any():
         return None
