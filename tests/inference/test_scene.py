@@ -219,3 +219,16 @@ def test_changes_as_polygons_with_areas(brightness_detector, geotiff, random_ima
     xs = [x for x, _ in square["coordinates"][0]]
     ys = [y for _, y in square["coordinates"][0]]
     assert (min(xs), max(xs)) == (x0 + 5, x0 + 20) and (min(ys), max(ys)) == (y0 - 15, y0 - 5)
+
+
+def test_decoded_changes_never_include_nodata():
+    from hicd.inference.output import MAP_NODATA, decode_changes, encode
+
+    probability = np.array([[0.0, 0.4, 0.6, 0.9]], np.float32)
+    valid = np.array([[True, True, True, False]])
+    for probabilities in (False, True):
+        stored = encode(probability, valid, 0.5, probabilities)
+        assert decode_changes(stored, 0.5).tolist() == [[False, False, True, False]]
+    stored = encode(probability, valid, 0.0, True)
+    assert decode_changes(stored, 0.0).tolist() == [[True, True, True, False]]
+    assert not decode_changes(np.array([MAP_NODATA], np.uint8), 0.5).any()

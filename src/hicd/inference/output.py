@@ -65,6 +65,13 @@ def encode(
     return encoded
 
 
+def decode_changes(values: np.ndarray, threshold: float) -> np.ndarray:
+    """Changed pixels of stored map values (either encoding); nodata is never change."""
+    if values.dtype.kind == "f":
+        return values >= threshold  # NaN compares False
+    return values == 1
+
+
 class ChangeMapWriter:
     """Writes rows of the change map into a new GeoTIFF at ``path`` (a context manager)."""
 

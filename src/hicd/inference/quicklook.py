@@ -15,6 +15,7 @@ from PIL import Image
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
+from hicd.inference.output import decode_changes
 from hicd.inference.raster import RasterSource, open_raster
 
 MAX_SIDE = 1024
@@ -68,9 +69,7 @@ def _pooled_changes(
             rows = min(step, dataset.height - top)
             values = dataset.read(1, window=Window(0, top, dataset.width, rows))
             is_nodata = _is_nodata(values, dataset)
-            is_changed = ~is_nodata & (
-                values >= threshold if values.dtype.kind == "f" else values == 1
-            )
+            is_changed = decode_changes(values, threshold)
             out = slice(top // factor, top // factor + math.ceil(rows / factor))
             changed[out] = _pool(is_changed, factor, np.any)
             nodata[out] = _pool(is_nodata, factor, np.all)

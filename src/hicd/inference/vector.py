@@ -20,6 +20,7 @@ from affine import Affine
 from rasterio.features import shapes
 from rasterio.windows import Window
 
+from hicd.inference.output import decode_changes
 from hicd.inference.raster import is_georeferenced, open_raster
 
 STRIP_ROWS = 1024
@@ -70,13 +71,6 @@ def _mapping(geometry) -> dict:
     return mapping(geometry)
 
 
-def _changed(values: np.ndarray, threshold: float) -> np.ndarray:
-    """Changed pixels of a strip of the map (probabilities or the 0/1/255 map)."""
-    if values.dtype.kind == "f":
-        return np.nan_to_num(values, nan=0.0) >= threshold
-    return values == 1
-
-
 def _polygons(
     dataset: rasterio.io.DatasetReaderBase, threshold: float, strip_rows: int
 ) -> Iterator:
@@ -88,7 +82,7 @@ def _polygons(
     for top in range(0, dataset.height, strip_rows):
         rows = min(strip_rows, dataset.height - top)
         values = dataset.read(1, window=Window(0, top, dataset.width, rows))
-        changed = _changed(values, threshold)
+        changed = decode_changes(values, threshold)
         if not changed.any():
             continue
         offset = Affine.translation(0, top)
