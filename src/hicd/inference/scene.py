@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from hicd.atomic import atomic_path
 from hicd.errors import ConfigError
 from hicd.inference.checkpoint import CheckpointInfo
-from hicd.inference.output import OUTPUT_SUFFIXES, ChangeMapWriter, encode
+from hicd.inference.output import OUTPUT_SUFFIXES, ChangeMapWriter, decode_changes, encode
 from hicd.inference.quicklook import write_quicklook
 from hicd.inference.raster import open_pair
 from hicd.inference.streaming import count_tiles, stream_change_probability
@@ -164,11 +164,8 @@ def predict_scene(
             ):  # fmt: skip
                 encoded = encode(rows.probability, rows.valid, threshold, probabilities)
                 writer.write(region.row_off + rows.top, region.col_off + rows.left, encoded)
-                changed = rows.probability >= threshold
-                if rows.valid is not None:
-                    changed &= rows.valid
                 valid_pixels += encoded.size if rows.valid is None else int(rows.valid.sum())
-                changed_pixels += int(changed.sum())
+                changed_pixels += int(decode_changes(encoded, threshold).sum())
         # every output is renamed into place only once all of them are written
         if quicklook_path is not None:
             tmp = outputs.enter_context(atomic_path(quicklook_path))
