@@ -43,7 +43,8 @@ def test_generic_layout_pairs_by_name(generic_dataset) -> None:
     assert BitemporalDataset(root, split="train").names == ["c", "a"]
     sample = BitemporalDataset(root, split="test")[0]
     assert sample["name"] == "b"
-    assert set(sample) == {"t1", "t2", "mask", "name"}
+    assert set(sample) == {"t1", "t2", "mask", "name", "levels"}
+    assert sample["levels"].tolist() == [255.0, 255.0]
     assert sample["mask"].dtype == torch.int64
 
 

@@ -94,7 +94,8 @@ def test_dataset_items():
     dataset = SyntheticChangeDataset(3, size=(40, 56), seed=4)
     assert len(dataset) == 3
     item = dataset[2]
-    assert set(item) == {"t1", "t2", "mask", "name"}
+    assert set(item) == {"t1", "t2", "mask", "name", "levels"}
+    assert item["levels"].tolist() == [255.0, 255.0]
     assert item["name"] == "synthetic_4_00002"
     for key in ("t1", "t2"):
         assert item[key].shape == (3, 40, 56) and item[key].dtype == torch.float32

@@ -116,8 +116,8 @@ def attempts(monkeypatch) -> list[tuple[str, object]]:
     used: list[tuple[str, object]] = []
     original = correlation._distance
 
-    def spy(maps, precision):
-        distance = original(maps, precision)
+    def spy(maps, precision, means):
+        distance = original(maps, precision, means)
         used.append((type(distance).__name__, distance.precision))
         return distance
 
@@ -147,9 +147,10 @@ PATH_CASES = {
 }
 
 
+@pytest.mark.parametrize("centered", [False, True], ids=["uncentred", "centred"])
 @pytest.mark.parametrize("case", PATH_CASES, ids=str)
 @pytest.mark.parametrize("kind", ["self", "cross"])
-def test_each_path_matches_naive(case, kind, attempts):
+def test_each_path_matches_naive(case, kind, centered, attempts):
     make_teacher, expected = PATH_CASES[case]
     f1_s, f2_s = _maps(2, 8, 6, 6, 1), _maps(2, 8, 6, 6, 2)
     inputs = [f1_s, f2_s, make_teacher(f1_s, 3), make_teacher(f2_s, 4)]
@@ -160,7 +161,7 @@ def test_each_path_matches_naive(case, kind, attempts):
     }[kind]
     f32 = [inputs[i].clone().requires_grad_() for i in idx]
     f64 = [inputs[i].double().requires_grad_() for i in idx]
-    got, ref = efficient(*f32), naive(*f64)
+    got, ref = efficient(*f32, centered=centered), naive(*f64, centered=centered)
     assert attempts == expected
     assert got.dtype == torch.float32
     assert _rel(got, ref) < 1e-5
@@ -306,3 +307,79 @@ def test_large_maps_forward_backward():
     loss = self_correlation_loss(f[0], f[2]) + cross_correlation_loss(*f)
     loss.backward()
     assert math.isfinite(loss.item()) and all(torch.isfinite(x.grad).all() for x in f)
+
+
+# -- centred correlations ----------------------------------------------------------------------
+
+
+def _relu_maps(shape: tuple[int, ...], seed: int) -> torch.Tensor:
+    """Post-ReLU maps with a common positive offset: the saturating case centring is for."""
+    return torch.relu(_maps(*shape, seed)) + 0.5
+
+
+def _max_rel(got: torch.Tensor, ref: torch.Tensor) -> float:
+    return ((got.double() - ref).abs().max() / ref.abs().max()).item()
+
+
+@pytest.mark.parametrize("near", [False, True], ids=["random", "near-equal"])
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_centred_values_and_gradients_match_naive(shape, near):
+    b, cs, ct, h, w = shape
+    f1_s, f2_s = _relu_maps((b, cs, h, w), 1), _relu_maps((b, cs, h, w), 2)
+    if near:
+        f1_t, f2_t = f1_s + 1e-3 * _maps(b, cs, h, w, 3), f2_s + 1e-3 * _maps(b, cs, h, w, 4)
+    else:
+        f1_t, f2_t = _relu_maps((b, ct, h, w), 3), _relu_maps((b, ct, h, w), 4)
+    maps = [f1_s, f2_s, f1_t, f2_t]
+    cases = [
+        (self_correlation_loss, naive_self_correlation_loss, [0, 2]),
+        (cross_correlation_loss, naive_cross_correlation_loss, [0, 1, 2, 3]),
+    ]
+    if b > 2:  # centred over M ≤ 2 images the global matrices are fixed (±1): loss 0
+        cases.append((global_correlation_loss, naive_global_correlation_loss, [0, 2]))
+    for efficient, naive, idx in cases:
+        f64 = [maps[i].double().requires_grad_() for i in idx]
+        f32 = [maps[i].clone().requires_grad_() for i in idx]
+        ref = naive(*f64, centered=True)
+        ref_grads = torch.autograd.grad(ref, f64)
+        for inputs, tol in ((f64, 1e-9), (f32, 1e-5)):
+            got = efficient(*inputs, centered=True)
+            assert got.dtype == inputs[0].dtype and _rel(got, ref) < tol
+            for g, r in zip(torch.autograd.grad(got, inputs), ref_grads, strict=True):
+                assert _max_rel(g, r) < tol
+
+
+def test_centring_removes_a_shared_offset():
+    # A map and the same map plus a per-channel constant have equal centred correlations.
+    f = _maps(2, 6, 5, 5, 0)
+    offset = torch.linspace(1.0, 3.0, 6)[None, :, None, None]
+    assert self_correlation_loss(f + offset, f, centered=True).item() < 1e-10
+    assert self_correlation_loss(f + offset, f).item() > 1e-2
+    g = torch.cat([f, f + 0.1 * _maps(2, 6, 5, 5, 1)])
+    shifted = g + offset  # a constant shared by every image of the call
+    assert global_correlation_loss(shifted, g, centered=True).item() < 1e-10
+
+
+@pytest.mark.parametrize("size", [(3, 2, 3), (4, 1, 3)], ids=["gram", "spatial"])
+def test_gradcheck_centred(size):
+    f = [_maps(2, *size, s).double().requires_grad_() for s in range(4)]
+    assert torch.autograd.gradcheck(lambda a, b: self_correlation_loss(a, b, True), (f[0], f[2]))
+    assert torch.autograd.gradcheck(lambda *x: cross_correlation_loss(*x, centered=True), tuple(f))
+    assert torch.autograd.gradcheck(
+        lambda a, b: global_correlation_loss(a, b, centered=True), (f[0], f[2])
+    )
+
+
+def test_uncentred_is_unchanged():
+    # Values of hicd 0.1 (before ``centered`` existed) on fixed inputs, and the default is False.
+    g = torch.Generator().manual_seed(7)
+    a, b, c, d = (torch.relu(torch.randn(2, 6, 5, 7, generator=g)) for _ in range(4))
+    expected = [0.16996121406555176, 0.1745980679988861, 0.00034926735679619014]
+    calls = [
+        lambda **k: self_correlation_loss(a, c, **k),
+        lambda **k: cross_correlation_loss(a, b, c, d, **k),
+        lambda **k: global_correlation_loss(torch.cat([a, b]), torch.cat([c, d]), **k),
+    ]
+    for call, value in zip(calls, expected, strict=True):
+        assert torch.equal(call(), call(centered=False))
+        assert call().item() == pytest.approx(value, rel=1e-6)

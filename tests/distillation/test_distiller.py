@@ -61,12 +61,16 @@ def test_teacher_stays_in_eval_mode(tiny_model):
     assert not distiller.teacher.training
 
 
+@pytest.mark.parametrize("teacher_bn", ["running", "batch"])
 @pytest.mark.parametrize("method", METHOD_NAMES)
-def test_identical_student_has_zero_distillation_terms(tiny_model, batch, method):
+def test_identical_student_has_zero_distillation_terms(tiny_model, batch, method, teacher_bn):
     torch.manual_seed(0)
     teacher = tiny_model(width=4)
-    distiller = Distiller(copy.deepcopy(teacher), teacher, DistillationConfig(method=method))
-    distiller.eval()  # BN in the same mode for both
+    config = DistillationConfig(method=method, teacher_bn=teacher_bn)
+    distiller = Distiller(copy.deepcopy(teacher), teacher, config)
+    # BN normalises alike in both: running statistics for an eval-mode student, batch statistics
+    # for a training student when the teacher uses its batch's statistics too.
+    distiller.train(teacher_bn == "batch")
     same = dict(batch, degraded_t1=batch["clean_t1"], degraded_t2=batch["clean_t2"])
     out = _run(distiller, same)
     kd_terms = {k: v for k, v in out.terms.items() if not k.startswith("cd")}
@@ -102,20 +106,41 @@ def test_feature_channels_probed_without_attributes(tiny_model, batch):
     assert torch.isfinite(_run(distiller, batch).loss)
 
 
-def test_default_hicd_terms_and_weighting(tiny_model, batch):
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_hicd_terms_and_weighting(tiny_model, batch, reduction):
     options = dict(lambda_sfd=0.5, lambda_cfd=2.0, w_self=3.0, w_cross=0.25, w_global=1.5)
-    terms = _run(_distiller(tiny_model, **options), batch).terms
+    out = _run(_distiller(tiny_model, reduction=reduction, **options), batch)
+    terms = out.terms
     expected = {"cd", "sfd", "cfd"}
     for level in (0, 1):
         expected |= {f"sfd/{k}/l{level}" for k in ("self_t1", "self_t2", "cross", "global")}
         expected |= {f"cfd/{k}/l{level}" for k in ("self", "global")}
     assert set(terms) == expected
     weight = {"self_t1": 3.0, "self_t2": 3.0, "self": 3.0, "cross": 0.25, "global": 1.5}
+    kind = {"self_t1": "self", "self_t2": "self", "self": "self", "cross": "cross"}
     for module, scale in (("sfd", 0.5), ("cfd", 2.0)):
-        parts = [
-            weight[k.split("/")[1]] * v for k, v in terms.items() if k.startswith(module + "/")
-        ]
-        torch.testing.assert_close(terms[module], scale * sum(parts))
+        names = [k for k in terms if k.startswith(module + "/")]
+        if reduction == "sum":
+            parts = [weight[k.split("/")[1]] * terms[k] for k in names]
+            torch.testing.assert_close(terms[module], scale * sum(parts))
+        else:  # the weighted mean over kinds of each kind's mean over levels (and dates)
+            groups: dict[str, list[torch.Tensor]] = {}
+            for k in names:
+                groups.setdefault(kind.get(k.split("/")[1], "global"), []).append(terms[k])
+            w = {"self": 3.0, "cross": 0.25, "global": 1.5}
+            mean = sum(w[g] * torch.stack(v).mean() for g, v in groups.items())
+            torch.testing.assert_close(terms[module], scale * mean / sum(w[g] for g in groups))
+        total = sum(out.weights[k] * terms[k] for k in names)
+        torch.testing.assert_close(terms[module], total)
+    torch.testing.assert_close(out.loss, terms["cd"] + terms["sfd"] + terms["cfd"])
+
+
+def test_distillation_scale_multiplies_the_terms(tiny_model, batch):
+    distiller = _distiller(tiny_model)
+    full = _run(distiller, batch)
+    half = distiller(**batch, scale=0.5)
+    kd = full.loss - full.terms["cd"]
+    torch.testing.assert_close(half.loss, full.terms["cd"] + 0.5 * kd)
 
 
 @pytest.mark.parametrize(
@@ -175,3 +200,39 @@ def test_missing_teacher_and_bad_levels(tiny_model, batch):
         _run(_distiller(tiny_model, sfd_levels=[2]), batch)
     with pytest.raises(ConfigError, match="cfd_levels"):
         _distiller(tiny_model, "feature", cfd_levels=[5])
+
+
+def test_batch_statistics_leave_running_statistics_untouched(tiny_model, batch):
+    from hicd.distillation.batchnorm import batch_statistics
+
+    model = tiny_model().eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with batch_statistics(model):
+        inside = model(batch["clean_t1"], batch["clean_t2"]).logits
+    assert not model.training and all(
+        m.track_running_stats for m in model.modules() if hasattr(m, "track_running_stats")
+    )
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, before[key]), key
+    model.train()  # batch statistics: the same output as training mode
+    torch.testing.assert_close(inside, model(batch["clean_t1"], batch["clean_t2"]).logits)
+
+
+def test_recalibration_averages_batch_statistics(tiny_model, batch):
+    from hicd.distillation.batchnorm import recalibrate_batchnorm
+    from hicd.errors import ConfigError
+
+    model = tiny_model().eval()
+    first = model.stages[0][1]
+    pairs = [(batch["clean_t1"][i : i + 1], batch["clean_t2"][i : i + 1]) for i in range(2)]
+    assert recalibrate_batchnorm(model, pairs) == 2 and not model.training
+    x = torch.cat([batch["clean_t1"], batch["clean_t2"]])  # what stage 0 saw, image by image
+    with torch.no_grad():
+        conv = model.stages[0][0]
+        means = [conv(x[[i, i + 2]]).mean(dim=(0, 2, 3)) for i in range(2)]
+    torch.testing.assert_close(first.running_mean, torch.stack(means).mean(0))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ConfigError, match="no batch"):
+        recalibrate_batchnorm(model, [])
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, before[key]), key

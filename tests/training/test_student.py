@@ -156,3 +156,35 @@ def test_feature_student_keeps_its_adapters(teacher_checkpoint):
     assert any(key.startswith("distiller.objective.") for key in checkpoint["state_dict"])
     module.on_load_checkpoint(checkpoint)
     module.load_state_dict(checkpoint["state_dict"], strict=True)
+
+
+@pytest.mark.parametrize("setting", ["multi-x4", "resolution-x4"])
+def test_validation_inputs_equal_the_evaluation_dataset(teacher_checkpoint, shared_data, setting):
+    """Validation during training degrades exactly as ``hicd evaluate`` and ``hicd degrade``
+    (the dataset path): the same seed, names and rounding to the source's 8-bit levels."""
+    from hicd.data import BitemporalDataset
+    from hicd.training.data import ChangeDataModule
+
+    root = shared_data / "levir-cd-256"
+    module = StudentModule(str(teacher_checkpoint), degradation=setting, degradation_seed=0)
+    data = ChangeDataModule(
+        kind="generic", root=str(root), val_split="all", eval_batch_size=2, num_workers=0
+    )
+    reference = BitemporalDataset(root, "all", degradation=setting, degradation_seed=0)
+    module.eval()
+    loader = data.val_dataloader()
+    batch_ = module.on_after_batch_transfer(next(iter(loader)), 0)
+    for index, name in enumerate(batch_["name"]):
+        expected = reference[reference.names.index(name)]["t2"]
+        assert torch.equal(batch_["student_t2"][index], expected), name
+        assert torch.equal(torch.round(expected * 255) / 255, expected)  # on 8-bit levels
+    module.train()  # training degradations are rounded to the same levels
+    trained = module.on_after_batch_transfer(next(iter(loader)), 0)["student_t2"]
+    assert torch.equal(torch.round(trained * 255) / 255, trained)
+
+
+def test_distillation_warm_up(teacher_checkpoint):
+    module = StudentModule(str(teacher_checkpoint), distillation={"warmup_steps": 4})
+    scales = [module.distillation_scale(step) for step in range(6)]
+    assert scales == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    assert StudentModule(str(teacher_checkpoint)).distillation_scale(0) == 1.0

@@ -14,7 +14,6 @@ from hicd.data.io import (
     IGNORE_INDEX,
     image_to_tensor,
     pixel_scale,
-    quantize,
     read_image,
     read_label,
 )
@@ -23,14 +22,17 @@ from hicd.errors import DataError
 
 Sample = dict[str, Any]
 Date = Literal["t1", "t2"]
+DATES = ("t1", "t2")
 
 
 class PairDataset(Dataset[Sample]):
     """Reads and checks the pairs listed in ``pairs``; the base of every dataset in hicd.
 
     A sample is a dict with ``t1`` and ``t2`` (float32 C×H×W in [0, 1]), ``mask`` (int64 H×W:
-    0 no change, 1 change, 255 ignore; all 255 for an unlabelled pair) and ``name``. When a
-    degradation is applied, ``degradation`` holds its record and ``degraded_date`` the date.
+    0 no change, 1 change, 255 ignore; all 255 for an unlabelled pair), ``name`` and ``levels``
+    (float32 [t1, t2]: the pixel value that maps to 1.0 for integer images, 0 for float ones;
+    degraded images are rounded to these levels wherever they are made). When a degradation is
+    applied, ``degradation`` holds its record and ``degraded_date`` the date.
 
     Args:
         pairs: the files of each sample.
@@ -80,13 +82,12 @@ class PairDataset(Dataset[Sample]):
 
     def __getitem__(self, index: int) -> Sample:
         pair = self.pairs[index]
-        sample, scales = self._read(pair)
+        sample = self.read_pair(pair)
         if self._degrader is not None:
             date = self.degraded_date
-            degraded, records = self._degrader(sample[date][None], names=[pair.name])
-            # Stored as the integer image it would be on disk, so this matches `hicd degrade`.
-            is_integer = scales[date] is not None
-            sample[date] = quantize(degraded[0], scales[date]) if is_integer else degraded[0]
+            level = sample["levels"][DATES.index(date)]
+            degraded, records = self._degrader(sample[date][None], names=[pair.name], levels=level)
+            sample[date] = degraded[0]
             sample["degradation"] = records[0]
             sample["degraded_date"] = self.degraded_date
         if self.transform is not None:
@@ -95,9 +96,6 @@ class PairDataset(Dataset[Sample]):
 
     def read_pair(self, pair: PairFiles) -> Sample:
         """Read one pair from disk and check that its parts agree."""
-        return self._read(pair)[0]
-
-    def _read(self, pair: PairFiles) -> tuple[Sample, dict[str, float | None]]:
         arrays = {date: read_image(getattr(pair, date)) for date in ("t1", "t2")}
         for date, array in arrays.items():
             path = getattr(pair, date)
@@ -119,19 +117,19 @@ class PairDataset(Dataset[Sample]):
                 )
         else:
             mask = torch.full((h1, w1), IGNORE_INDEX, dtype=torch.int64)
-        sample = {
+        levels = [
+            pixel_scale(array, getattr(pair, date), self.value_scale)
+            if np.issubdtype(array.dtype, np.integer)
+            else 0.0
+            for date, array in arrays.items()
+        ]
+        return {
             "t1": image_to_tensor(arrays["t1"], pair.t1, self.value_scale),
             "t2": image_to_tensor(arrays["t2"], pair.t2, self.value_scale),
             "mask": mask,
             "name": pair.name,
+            "levels": torch.tensor(levels, dtype=torch.float32),
         }
-        scales = {
-            date: pixel_scale(array, getattr(pair, date), self.value_scale)
-            if np.issubdtype(array.dtype, np.integer)
-            else None
-            for date, array in arrays.items()
-        }
-        return sample, scales
 
 
 def _make_degrader(setting: Any, seed: int | None) -> Callable | None:

@@ -83,12 +83,6 @@ def image_to_tensor(
     return (tensor / scale).clamp_(0.0, 1.0)
 
 
-def quantize(tensor: torch.Tensor, scale: float) -> torch.Tensor:
-    """Round a [0, 1] tensor to the levels of an integer image whose maximum maps to ``scale``,
-    as saving it to disk would."""
-    return torch.round(tensor * scale) / scale
-
-
 def read_label(
     path: str | Path, ignore_value: int | None = None, threshold: int | None = None
 ) -> torch.Tensor:

@@ -134,8 +134,9 @@ def generate_pair(
 class SyntheticChangeDataset(torch.utils.data.Dataset):
     """``num_pairs`` generated scenes, produced on the fly (nothing is stored).
 
-    Items are dicts with ``t1`` and ``t2`` (float32 3×H×W in [0, 1]), ``mask`` (int64 H×W,
-    1 = change) and ``name`` (``synthetic_{seed}_{i:05d}``).
+    Items are dicts with ``t1`` and ``t2`` (float32 3×H×W in [0, 1], 8-bit levels), ``mask``
+    (int64 H×W, 1 = change), ``name`` (``synthetic_{seed}_{i:05d}``) and ``levels`` (255 for
+    both dates, as for the files ``write_synthetic_dataset`` writes).
     """
 
     def __init__(self, num_pairs: int, size: Size = 256, seed: int = 0) -> None:
@@ -161,6 +162,7 @@ class SyntheticChangeDataset(torch.utils.data.Dataset):
             "t2": _to_tensor(t2),
             "mask": torch.from_numpy(mask.astype(np.int64)),
             "name": f"synthetic_{self.seed}_{i:05d}",
+            "levels": torch.tensor([255.0, 255.0]),
         }
 
 

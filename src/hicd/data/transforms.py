@@ -50,7 +50,8 @@ class SharedGeometry:
 
 
 class RandomDateSwap:
-    """Swap the two dates with probability ``p``; ``degraded_date`` follows its image."""
+    """Swap the two dates with probability ``p``; ``degraded_date`` and ``levels`` follow their
+    images."""
 
     def __init__(self, p: float = 0.5) -> None:
         self.p = p
@@ -61,6 +62,8 @@ class RandomDateSwap:
         swapped = {**sample, "t1": sample["t2"], "t2": sample["t1"]}
         if "degraded_date" in sample:
             swapped["degraded_date"] = OTHER_DATE[sample["degraded_date"]]
+        if "levels" in sample:
+            swapped["levels"] = sample["levels"].flip(0)
         return swapped
 
 

@@ -22,6 +22,11 @@ class Degrader:
     bit for bit, whatever batch it arrives in; ``names`` are then required. With ``seed`` None
     (random mode) every call draws fresh parameters from ``generator`` (a CPU generator) or
     torch's default CPU RNG.
+
+    ``levels`` rounds each degraded image to the levels of the integer image it came from (the
+    pixel value that maps to 1.0, e.g. 255 for uint8; 0 leaves a float image as it is), as
+    writing it to disk would: every path that makes degraded images (``hicd degrade``, the
+    datasets, the student's training and validation) gives the same values.
     """
 
     def __init__(self, setting: DegradationSetting | str, seed: int | None = None) -> None:
@@ -42,16 +47,21 @@ class Degrader:
         images: Tensor,
         names: Sequence[str] | None = None,
         generator: torch.Generator | None = None,
+        levels: float | Sequence[float] | Tensor | None = None,
     ) -> tuple[Tensor, list[dict[str, Any]]]:
         """Return the degraded batch (same shape, dtype and device) and one record per image.
 
         Each record is ``{"setting": name, "ops": [{"op": ..., <parameters>}, ...]}``.
+        ``levels`` (one value, or one per image; 0 or None: no rounding) quantises the result.
         """
         self._check_images(images)
         batch, channels, height, width = images.shape
         generators = self._generators(batch, names, generator)
         plans = [sample_ops(self.setting, g, (channels, height, width)) for g in generators]
-        out = run_plans(images.to(torch.float32), plans).to(images.dtype)
+        out = run_plans(images.to(torch.float32), plans)
+        if levels is not None and any(plans):
+            out = quantize(out, levels)
+        out = out.to(images.dtype)
         if out is images:
             out = images.clone()
         records = [{"setting": self.setting.name, "ops": [op.record for op in p]} for p in plans]
@@ -94,3 +104,11 @@ class Degrader:
         if not all(isinstance(name, str) for name in names):
             raise ConfigError(f"{self!r}: image names must be strings, got {list(names)!r}")
         return [sample_generator(self.seed, name, self.setting.name) for name in names]
+
+
+def quantize(images: Tensor, levels: float | Sequence[float] | Tensor) -> Tensor:
+    """Round B×C×H×W [0, 1] images to the levels of integer images whose maximum maps to
+    ``levels`` (one value or one per image); where a level is 0 the image is left as it is."""
+    scale = torch.as_tensor(levels, dtype=images.dtype, device=images.device).reshape(-1, 1, 1, 1)
+    rounded = torch.round(images * scale) / scale
+    return torch.where(scale > 0, rounded, images)

@@ -9,15 +9,22 @@ from hicd.errors import ConfigError
 METHOD_NAMES = ("none", "feature", "logit", "hicd")
 """Distillation methods: CE only, FitNet feature MSE, logit KD, hierarchical correlation."""
 
+TEACHER_BN_MODES = ("batch", "recalibrate", "running")
+"""How the frozen teacher's BatchNorm layers normalise (see ``DistillationConfig.teacher_bn``)."""
+
+REDUCTIONS = ("mean", "sum")
+"""How a distillation module combines its terms (see ``DistillationConfig.reduction``)."""
+
 
 @dataclass
 class DistillationConfig:
     """How the student is trained against the teacher.
 
-    The total loss is ``L_CD + Σ module totals``. For ``hicd``:
-    ``L = L_CD + lambda_sfd·Σ_SFD w_kind·term + lambda_cfd·Σ_CFD w_kind·term``, where ``w_kind`` is
-    ``w_self``, ``w_cross`` or ``w_global``. For ``feature`` and ``logit``:
-    ``L = L_CD + lambda_kd·Σ terms``.
+    The total loss is ``L_CD + Σ module totals``. For ``hicd`` each module (SFD, CFD) is
+    ``lambda·Σ_kind w_kind·mean_kind / Σ_kind w_kind`` with ``reduction="mean"`` (each kind's
+    terms averaged over levels and dates), or ``lambda·Σ w_kind·term`` with ``"sum"``;
+    ``w_kind`` is ``w_self``, ``w_cross`` or ``w_global``. For ``feature`` and ``logit``:
+    ``L = L_CD + lambda_kd·Σ terms``. Defaults and the evidence for them: docs/method.md.
 
     Attributes:
         method: one of ``none``, ``feature``, ``logit``, ``hicd``.
@@ -30,6 +37,18 @@ class DistillationConfig:
         use_self: self-correlation terms (SFD and CFD).
         use_cross: cross-correlation terms between the two dates (SFD).
         use_global: global correlation terms across the batch (SFD and CFD).
+        centered: centre features before correlating them (per image and channel for self and
+            cross correlation, over the batch for the global one).
+        reduction: ``mean`` (each module a weighted mean of its kinds) or ``sum`` (every term
+            added with its weight, as in hicd 0.1).
+        teacher_bn: how the teacher's BatchNorm normalises: ``batch`` (with the statistics of
+            the clean batch it sees, as the student's does in training; running statistics
+            untouched), ``recalibrate`` (running statistics re-estimated on
+            ``recalibrate_batches`` clean training batches before stage 2) or ``running`` (the
+            stored running statistics).
+        recalibrate_batches: training batches used by ``teacher_bn="recalibrate"``.
+        warmup_steps: the distillation terms' weight rises linearly from 0 to 1 over this many
+            optimiser steps (0: full weight from the start).
         lambda_sfd: weight of the SFD module.
         lambda_cfd: weight of the CFD module.
         w_self: weight of each self-correlation term.
@@ -49,6 +68,11 @@ class DistillationConfig:
     use_self: bool = True
     use_cross: bool = True
     use_global: bool = True
+    centered: bool = True
+    reduction: str = "mean"
+    teacher_bn: str = "batch"
+    recalibrate_batches: int = 32
+    warmup_steps: int = 0
     lambda_sfd: float = 0.1
     lambda_cfd: float = 0.1
     w_self: float = 1.0
@@ -69,5 +93,18 @@ class DistillationConfig:
             value = getattr(self, f.name)
             if f.name in (*weights, "dice_weight") and value < 0:
                 raise ConfigError(f"distillation.{f.name}: must be ≥ 0, got {value}")
+        for option, value, choices in (
+            ("teacher_bn", self.teacher_bn, TEACHER_BN_MODES),
+            ("reduction", self.reduction, REDUCTIONS),
+        ):
+            if value not in choices:
+                raise ConfigError(
+                    f"distillation.{option}: {value!r} is not one of {', '.join(choices)}"
+                )
+        for option in ("recalibrate_batches", "warmup_steps"):
+            if getattr(self, option) < 0:
+                raise ConfigError(
+                    f"distillation.{option}: must be ≥ 0, got {getattr(self, option)}"
+                )
         if self.temperature <= 0:
             raise ConfigError(f"distillation.temperature: must be > 0, got {self.temperature}")

@@ -7,6 +7,11 @@ Every position's C-vector is L2-normalised as ``f / max(||f||, EPS)`` (``EPS = 1
 * cross-correlation ``X(F₁, F₂) = F̂₁ᵀF̂₂`` (N×N),
 * global correlation over M images ``G = [gᵢ·gⱼ]`` with ``gᵢ`` the normalised spatial mean.
 
+With ``centered=True`` each image's map first loses its per-channel spatial mean (self and
+cross; each date separately), and the global loss subtracts the mean of the M spatial-mean
+vectors before normalising them: correlations of post-ReLU or ``abs`` features then no longer
+saturate near 1.
+
 With the normalised student maps Âₖ and teacher maps B̂ₖ (k = date), ``‖Â₁ᵀÂ₂ − B̂₁ᵀB̂₂‖²_F``
 is a sum of Frobenius inner products of the Gram blocks of ``Yₖ = [Âₖ; Dₖ]``, ``Dₖ = Âₖ − B̂ₖ``
 (equal channels) or ``Yₖ = [Âₖ; B̂ₖ]`` (differing channels): cost O(C²·N), no N×N matrix, and
@@ -84,10 +89,12 @@ def _check_pair(name: str, student: Tensor, teacher: Tensor, spatial: bool = Tru
         )
 
 
-def _working(f: Tensor) -> Tensor:
-    """Flatten to B×C×N in at least float32 (half-precision inputs from autocast are upcast)."""
+def _working(f: Tensor, centered: bool = False) -> Tensor:
+    """Flatten to B×C×N in at least float32 (half-precision inputs from autocast are upcast);
+    ``centered`` subtracts each image's per-channel spatial mean."""
     f = f.flatten(2)
-    return f.float() if f.dtype in _LOW_PRECISION else f
+    f = f.float() if f.dtype in _LOW_PRECISION else f
+    return f - f.mean(dim=-1, keepdim=True) if centered else f
 
 
 def _no_autocast(device: torch.device) -> torch.autocast:
@@ -192,13 +199,18 @@ class _Distance:
     """Per-item ``‖Â₁ᵀÂ₂ − B̂₁ᵀB̂₂‖²_F`` of one call in one precision, and its gradient.
 
     ``maps`` are the raw B×C×N maps (student, teacher) of date 1, then of date 2 for
-    cross-correlation; a self-correlation call has only date 1 (Â₂ = Â₁, B̂₂ = B̂₁).
+    cross-correlation; a self-correlation call has only date 1 (Â₂ = Â₁, B̂₂ = B̂₁). ``means``
+    (B×C×1, float64, one per map) are subtracted from each block as it is read (centred
+    correlations), in float64, so the centred maps are never rounded before their difference.
     """
 
     whole_positions = False
 
-    def __init__(self, maps: Sequence[Tensor], precision: _Precision) -> None:
+    def __init__(
+        self, maps: Sequence[Tensor], precision: _Precision, means: Sequence[Tensor] | None
+    ) -> None:
         self.precision = precision
+        self.means = means
         self.dtype = precision.gram
         self.pairs = len(maps) // 2
         self.batch, self.n = maps[0].shape[0], maps[0].shape[-1]
@@ -207,8 +219,19 @@ class _Distance:
         self.blocks = _blocks(self.batch, rows, self.n, itemsize, self.whole_positions)
         self.norms = [x.new_empty((self.batch, 1, self.n), dtype=precision.norms) for x in maps]
         for items, positions in self.blocks:  # by block, to keep the temporaries small
-            for x, norms in zip(maps, self.norms, strict=True):
-                norms[items, :, positions] = _norms(x[items, :, positions], precision.norms)
+            for i, norms in enumerate(self.norms):
+                norms[items, :, positions] = _norms(
+                    self.read(maps, i, items, positions), precision.norms
+                )
+
+    def read(self, maps: Sequence[Tensor], i: int, items: slice, positions: slice) -> Tensor:
+        """Block (items, positions) of map ``i``, centred if ``means`` are given: in float64
+        where the norms are, else rounded back to the map's dtype."""
+        x = maps[i][items, :, positions]
+        if self.means is None:
+            return x
+        centred = x.to(torch.float64) - self.means[i][items]
+        return centred if self.precision.norms == torch.float64 else centred.to(x.dtype)
 
     def forward(self, maps: Sequence[Tensor]) -> Tensor:
         """Per-item squared Frobenius norms of the difference of correlation matrices (B)."""
@@ -249,8 +272,10 @@ class _GramDistance(_Distance):
     Cost O(C²·N); the stacks are kept for the backward pass when they are small.
     """
 
-    def __init__(self, maps: Sequence[Tensor], precision: _Precision) -> None:
-        super().__init__(maps, precision)
+    def __init__(
+        self, maps: Sequence[Tensor], precision: _Precision, means: Sequence[Tensor] | None
+    ) -> None:
+        super().__init__(maps, precision, means)
         channels = maps[0].shape[1]
         self.layout = _Layout(channels, paired=channels == maps[1].shape[1])
         self.kept: list[list[Tensor]] | None = None
@@ -259,7 +284,7 @@ class _GramDistance(_Distance):
         items, positions = block
         return [
             self.layout.stack(
-                *(x[items, :, positions] for x in maps[2 * k : 2 * k + 2]),
+                *(self.read(maps, i, items, positions) for i in (2 * k, 2 * k + 1)),
                 *(s[items, :, positions] for s in self.norms[2 * k : 2 * k + 2]),
                 self.dtype,
             )
@@ -332,7 +357,10 @@ class _SpatialDistance(_Distance):
     whole_positions = True
 
     def units(self, maps: Sequence[Tensor], items: slice) -> list[Tensor]:
-        return [torch.div(x[items], s[items]) for x, s in zip(maps, self.norms, strict=True)]
+        every = slice(None)
+        return [
+            torch.div(self.read(maps, i, items, every), s[items]) for i, s in enumerate(self.norms)
+        ]
 
     @staticmethod
     def difference(units: list[Tensor]) -> Tensor:
@@ -357,29 +385,35 @@ class _SpatialDistance(_Distance):
                 yield i, unit, torch.bmm(partner, side) * (1.0 if i % 2 == 0 else -1.0)
 
 
-def _distance(maps: Sequence[Tensor], precision: _Precision) -> _Distance:
+def _distance(
+    maps: Sequence[Tensor], precision: _Precision, means: Sequence[Tensor] | None
+) -> _Distance:
     """Gram matrices unless N ≤ C; float32 only for equal student/teacher C and no float64 map."""
     a, b = maps[0], maps[1]
     if precision.spatial or a.shape[-1] <= max(a.shape[1], b.shape[1]):
-        return _SpatialDistance(maps, _SPATIAL)
+        return _SpatialDistance(maps, _SPATIAL, means)
     if a.shape[1] != b.shape[1] or any(x.dtype == torch.float64 for x in maps):
         precision = _DOUBLE
-    return _GramDistance(maps, precision)
+    return _GramDistance(maps, precision, means)
 
 
 class _CorrelationDistance(torch.autograd.Function):
     """Mean over the batch of ``‖Â₁ᵀÂ₂ − B̂₁ᵀB̂₂‖²_F / N²`` on position-normalised maps.
 
     Inputs are raw B×C×N maps; ``a2``/``b2`` are None for self-correlation (Â₂ = Â₁, B̂₂ = B̂₁).
+    ``centered`` subtracts each map's per-channel mean over the positions first.
     """
 
     @staticmethod
-    def forward(ctx, a1: Tensor, b1: Tensor, a2: Tensor | None, b2: Tensor | None) -> Tensor:
+    def forward(
+        ctx, a1: Tensor, b1: Tensor, a2: Tensor | None, b2: Tensor | None, centered: bool
+    ) -> Tensor:
         maps = (a1, b1) if a2 is None else (a1, b1, a2, b2)
         with _no_autocast(a1.device):
+            means = [x.mean(-1, keepdim=True, dtype=torch.float64) for x in maps]
             precision: _Precision | None = _FAST
             while precision is not None:
-                distance = _distance(maps, precision)
+                distance = _distance(maps, precision, means if centered else None)
                 values = distance.forward(maps)
                 precision = distance.refine(values)
             # Rounding can leave a tiny negative value where student == teacher: clamp at 0.
@@ -400,30 +434,37 @@ class _CorrelationDistance(torch.autograd.Function):
         needs = ctx.needs_input_grad[: len(maps)]
         with _no_autocast(maps[0].device):
             grads = distance.backward(maps, coef[:, None, None], needs)
-        return (*grads, *([None] * (4 - len(grads))))
+            if distance.means is not None:  # through x − mean(x): subtract the gradient's mean
+                grads = [g if g is None else g - g.mean(-1, keepdim=True) for g in grads]
+        return (*grads, *([None] * (5 - len(grads))))
 
 
-def self_correlation_loss(f_s: Tensor, f_t: Tensor) -> Tensor:
+def self_correlation_loss(f_s: Tensor, f_t: Tensor, centered: bool = False) -> Tensor:
     """``‖S(Fˢ) − S(Fᵗ)‖²_F / N²`` averaged over the batch, without building N×N matrices.
 
     Args:
         f_s: student features, B×C_s×H×W.
         f_t: teacher features, B×C_t×H×W (same B, H, W; C may differ).
+        centered: subtract each image's per-channel spatial mean before normalising.
 
     Returns:
         A scalar tensor (float32, or float64 for float64 inputs), always ≥ 0.
     """
     _check_maps("self_correlation_loss", f_s, f_t)
     _check_pair("self_correlation_loss", f_s, f_t)
-    return _CorrelationDistance.apply(_working(f_s), _working(f_t), None, None)
+    return _CorrelationDistance.apply(_working(f_s), _working(f_t), None, None, centered)
 
 
-def cross_correlation_loss(f1_s: Tensor, f2_s: Tensor, f1_t: Tensor, f2_t: Tensor) -> Tensor:
+def cross_correlation_loss(
+    f1_s: Tensor, f2_s: Tensor, f1_t: Tensor, f2_t: Tensor, centered: bool = False
+) -> Tensor:
     """``‖X(F₁ˢ, F₂ˢ) − X(F₁ᵗ, F₂ᵗ)‖²_F / N²`` averaged over the batch, ``X(F₁, F₂) = F̂₁ᵀF̂₂``.
 
     Args:
         f1_s, f2_s: student features of dates 1 and 2, B×C_s×H×W each.
         f1_t, f2_t: teacher features of dates 1 and 2, B×C_t×H×W each.
+        centered: subtract each image's per-channel spatial mean (each date separately) before
+            normalising.
 
     Returns:
         A scalar tensor (float32, or float64 for float64 inputs), always ≥ 0.
@@ -439,56 +480,67 @@ def cross_correlation_loss(f1_s: Tensor, f2_s: Tensor, f1_t: Tensor, f2_t: Tenso
             f"{tuple(f1_s.shape)} / {tuple(f2_s.shape)}, teacher {tuple(f1_t.shape)} / "
             f"{tuple(f2_t.shape)}"
         )
-    return _CorrelationDistance.apply(
-        _working(f1_s), _working(f1_t), _working(f2_s), _working(f2_t)
-    )
+    maps = (_working(f) for f in (f1_s, f1_t, f2_s, f2_t))
+    return _CorrelationDistance.apply(*maps, centered)
 
 
-def _global_matrix(f: Tensor) -> Tensor:
-    mean = _working(f).mean(dim=-1).double()
+def _global_matrix(f: Tensor, centered: bool) -> Tensor:
+    if centered:  # centring subtracts nearly equal vectors: their means must be float64
+        mean = _working(f).mean(dim=-1, dtype=torch.float64)
+        mean = mean - mean.mean(dim=0, keepdim=True)
+    else:
+        mean = _working(f).mean(dim=-1).double()
     unit = mean / mean.norm(dim=1, keepdim=True).clamp_min(EPS)
     return unit @ unit.T
 
 
-def global_correlation_loss(g_s: Tensor, g_t: Tensor) -> Tensor:
+def global_correlation_loss(g_s: Tensor, g_t: Tensor, centered: bool = False) -> Tensor:
     """``‖Gˢ − Gᵗ‖²_F / M²`` over the M = B images of the batch, ``Gᵢⱼ = gᵢ·gⱼ``.
 
-    ``gᵢ`` is the L2-normalised spatial mean of image i's features. Student and teacher must share
-    the batch size; channels and (since only the spatial mean is used) H×W may differ.
-    Concatenate along the batch to correlate several sets together (e.g. both dates).
+    ``gᵢ`` is the L2-normalised spatial mean of image i's features; with ``centered`` the mean
+    of the M spatial-mean vectors is subtracted from each before normalising. Student and
+    teacher must share the batch size; channels and (since only the spatial mean is used) H×W
+    may differ. Concatenate along the batch to correlate several sets together (e.g. both
+    dates).
     """
     name = "global_correlation_loss"
     _check_maps(name, g_s, g_t)
     _check_pair(name, g_s, g_t, spatial=False)
     with _no_autocast(g_s.device):
-        diff = _global_matrix(g_s) - _global_matrix(g_t)
+        diff = _global_matrix(g_s, centered) - _global_matrix(g_t, centered)
         loss = diff.square().sum() / float(g_s.shape[0]) ** 2
     return loss.to(torch.promote_types(_working(g_s).dtype, _working(g_t).dtype))
 
 
-def naive_self_correlation_loss(f_s: Tensor, f_t: Tensor) -> Tensor:
+def naive_self_correlation_loss(f_s: Tensor, f_t: Tensor, centered: bool = False) -> Tensor:
     """Reference :func:`self_correlation_loss` that materialises the N×N matrices."""
     _check_maps("naive_self_correlation_loss", f_s, f_t)
     _check_pair("naive_self_correlation_loss", f_s, f_t)
-    a, b = normalize_positions(_working(f_s)), normalize_positions(_working(f_t))
+    a, b = (normalize_positions(_working(f, centered)) for f in (f_s, f_t))
     diff = a.transpose(1, 2) @ a - b.transpose(1, 2) @ b
     return diff.square().sum(dim=(1, 2)).mean() / float(a.shape[-1]) ** 2
 
 
-def naive_cross_correlation_loss(f1_s: Tensor, f2_s: Tensor, f1_t: Tensor, f2_t: Tensor) -> Tensor:
+def naive_cross_correlation_loss(
+    f1_s: Tensor, f2_s: Tensor, f1_t: Tensor, f2_t: Tensor, centered: bool = False
+) -> Tensor:
     """Reference :func:`cross_correlation_loss` that materialises the N×N matrices."""
     _check_maps("naive_cross_correlation_loss", f1_s, f2_s, f1_t, f2_t)
     _check_pair("naive_cross_correlation_loss", f1_s, f1_t)
-    a1, a2, b1, b2 = (normalize_positions(_working(f)) for f in (f1_s, f2_s, f1_t, f2_t))
+    maps = (f1_s, f2_s, f1_t, f2_t)
+    a1, a2, b1, b2 = (normalize_positions(_working(f, centered)) for f in maps)
     diff = a1.transpose(1, 2) @ a2 - b1.transpose(1, 2) @ b2
     return diff.square().sum(dim=(1, 2)).mean() / float(a1.shape[-1]) ** 2
 
 
-def naive_global_correlation_loss(g_s: Tensor, g_t: Tensor) -> Tensor:
+def naive_global_correlation_loss(g_s: Tensor, g_t: Tensor, centered: bool = False) -> Tensor:
     """Reference :func:`global_correlation_loss` computed in the inputs' precision."""
 
     def matrix(f: Tensor) -> Tensor:
-        unit = torch.nn.functional.normalize(_working(f).mean(dim=-1), dim=1, eps=EPS)
+        mean = _working(f).mean(dim=-1)
+        if centered:
+            mean = mean - mean.mean(dim=0, keepdim=True)
+        unit = torch.nn.functional.normalize(mean, dim=1, eps=EPS)
         return unit @ unit.T
 
     return (matrix(g_s) - matrix(g_t)).square().sum() / float(g_s.shape[0]) ** 2

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from hicd.distillation.batchnorm import batch_statistics
 from hicd.distillation.checkpoint import model_config_of, save_student
 from hicd.distillation.config import DistillationConfig
 from hicd.distillation.methods import METHODS
@@ -24,9 +25,10 @@ class DistillationOutput:
     """What :meth:`Distiller.forward` returns.
 
     Attributes:
-        loss: the weighted total ``L_CD + Σ module totals``, to back-propagate.
+        loss: the weighted total ``L_CD + scale·Σ module totals``, to back-propagate.
         terms: every unweighted term by name (``"cd"``, ``"sfd/self_t1/l0"``, ...) and each
             module's weighted total (``"sfd"``, ``"cfd"``, ``"feature"``, ``"logit"``).
+        weights: the factor of each unweighted distillation term in the module totals.
         student: the student's output on the degraded pair.
         teacher: the teacher's output on the clean pair (None for method ``none``).
     """
@@ -35,13 +37,16 @@ class DistillationOutput:
     terms: dict[str, Tensor]
     student: ChangeOutput
     teacher: ChangeOutput | None = None
+    weights: dict[str, float] = field(default_factory=dict)
 
 
 class Distiller(nn.Module):
     """Teacher (frozen, always in eval mode) and student trained with one distillation method.
 
     Give the optimiser :meth:`student_parameters`, never :meth:`parameters` (which includes the
-    frozen teacher).
+    frozen teacher). With ``config.teacher_bn == "batch"`` the teacher's BatchNorm layers
+    normalise with the clean batch's statistics (running statistics untouched); otherwise with
+    their running statistics.
 
     Args:
         student: model trained on degraded images; returns :class:`ChangeOutput`.
@@ -90,6 +95,7 @@ class Distiller(nn.Module):
         degraded_t1: Tensor,
         degraded_t2: Tensor,
         mask: Tensor,
+        scale: float = 1.0,
     ) -> DistillationOutput:
         """One training step's loss on the same crop: clean pair → teacher, degraded → student.
 
@@ -97,6 +103,7 @@ class Distiller(nn.Module):
             clean_t1, clean_t2: clean B×C×H×W images (unused, may be None, for method ``none``).
             degraded_t1, degraded_t2: degraded B×C×H×W images of the same crop.
             mask: B×H×W (or B×1×H×W) change labels, ``ignore_index`` where unknown.
+            scale: factor of the distillation terms in ``loss`` (a warm-up ramp).
         """
         teacher_out = None
         if self.objective.needs_teacher:
@@ -106,14 +113,22 @@ class Distiller(nn.Module):
                 )
             self.teacher.eval()
             with torch.no_grad():
-                teacher_out = self.teacher(clean_t1, clean_t2)
+                teacher_out = self.teacher_forward(clean_t1, clean_t2)
         student_out: ChangeOutput = self.student(degraded_t1, degraded_t2)
         terms = change_detection_loss(
             student_out.logits, mask, self.config.ignore_index, self.config.dice_weight
         )
         distilled = self.objective(student_out, teacher_out)
         terms |= distilled.terms
-        return DistillationOutput(terms["cd"] + distilled.total, terms, student_out, teacher_out)
+        loss = terms["cd"] + scale * distilled.total
+        return DistillationOutput(loss, terms, student_out, teacher_out, distilled.weights)
+
+    def teacher_forward(self, t1: Tensor, t2: Tensor) -> ChangeOutput:
+        """The teacher's output on a clean pair, normalised as ``config.teacher_bn`` says."""
+        if self.config.teacher_bn == "batch":
+            with batch_statistics(self.teacher):
+                return self.teacher(t1, t2)
+        return self.teacher(t1, t2)
 
     def save_student(self, path: str | Path) -> Path:
         """Write the student alone (state dict + ``student_config``) atomically to ``path``."""

@@ -7,7 +7,7 @@ Each objective is an ``nn.Module`` mapping (student output, teacher output) to a
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -25,10 +25,13 @@ from hicd.models.output import ChangeOutput
 
 @dataclass
 class DistillationTerms:
-    """``total`` (weighted, added to L_CD) and every term by name (unweighted, plus totals)."""
+    """``total`` (weighted, added to L_CD), every term by name (unweighted, plus each module's
+    total) and ``weights``: the factor of each unweighted term in ``total``, so that
+    ``total == Σ weights[name]·terms[name]``."""
 
     total: Tensor
     terms: dict[str, Tensor]
+    weights: dict[str, float] = field(default_factory=dict)
 
 
 def resolve_levels(levels: Sequence[int] | None, count: int, option: str) -> list[int]:
@@ -57,10 +60,13 @@ def _level_count(student: Sequence[Tensor], teacher: Sequence[Tensor], option: s
     return len(student)
 
 
-Term = tuple[str, float, Tensor]
-"""A loss term: its name, its weight and its unweighted value."""
+Term = tuple[str, str, float, Tensor]
+"""A loss term: its name, its kind (``self``, ``cross`` or ``global``), the kind's weight and the
+unweighted value."""
 LevelLoss = Callable[[Sequence[Tensor], Sequence[Tensor]], Tensor]
 """A loss on one level: (student features, teacher features) of that level → scalar."""
+Kinds = dict[str, tuple[str, bool, float, LevelLoss]]
+"""Term name → (kind, on, kind weight, loss) of one module's terms at every level."""
 
 
 def _level_terms(
@@ -69,20 +75,35 @@ def _level_terms(
     teacher: Sequence[Sequence[Tensor]],
     levels: Sequence[int] | None,
     option: str,
-    kinds: dict[str, tuple[bool, float, LevelLoss]],
+    kinds: Kinds,
 ) -> list[Term]:
-    """Every enabled kind of loss at every chosen level, named ``prefix/kind/lLEVEL``."""
+    """Every enabled term at every chosen level, named ``prefix/name/lLEVEL``."""
     count = _level_count(student, teacher, option)
     return [
-        (f"{prefix}/{kind}/l{level}", weight, loss(student[level], teacher[level]))
+        (f"{prefix}/{name}/l{level}", kind, weight, loss(student[level], teacher[level]))
         for level in resolve_levels(levels, count, option)
-        for kind, (on, weight, loss) in kinds.items()
+        for name, (kind, on, weight, loss) in kinds.items()
         if on
     ]
 
 
-def _weighted_total(entries: list[Term], scale: float, zero: Tensor) -> Tensor:
-    return scale * sum((w * value for _, w, value in entries), zero)
+def term_weights(entries: Sequence[Term], scale: float, reduction: str) -> dict[str, float]:
+    """The factor of each term in its module's total.
+
+    ``sum``: ``scale·w_kind``. ``mean``: ``scale·w_kind / (Σ_kinds w · n_kind)``, i.e. the
+    module is the ``w``-weighted mean over kinds of each kind's mean term.
+    """
+    if reduction == "sum":
+        return {name: scale * weight for name, _, weight, _ in entries}
+    counts: dict[str, int] = {}
+    kind_weights: dict[str, float] = {}
+    for _, kind, weight, _ in entries:
+        counts[kind] = counts.get(kind, 0) + 1
+        kind_weights[kind] = weight
+    norm = sum(kind_weights.values())
+    if norm == 0:
+        return {name: 0.0 for name, *_ in entries}
+    return {name: scale * weight / (norm * counts[kind]) for name, kind, weight, _ in entries}
 
 
 class DistillationObjective(nn.Module):
@@ -116,18 +137,31 @@ class CorrelationDistillation(DistillationObjective):
 
     def _sfd(self, s: ChangeOutput, t: ChangeOutput) -> list[Term]:
         cfg = self.config
-        kinds: dict[str, tuple[bool, float, LevelLoss]] = {
-            "self_t1": (cfg.use_self, cfg.w_self, lambda s, t: self_correlation_loss(s[0], t[0])),
-            "self_t2": (cfg.use_self, cfg.w_self, lambda s, t: self_correlation_loss(s[1], t[1])),
+        centered = cfg.centered
+        kinds: Kinds = {
+            "self_t1": (
+                "self",
+                cfg.use_self,
+                cfg.w_self,
+                lambda s, t: self_correlation_loss(s[0], t[0], centered),
+            ),
+            "self_t2": (
+                "self",
+                cfg.use_self,
+                cfg.w_self,
+                lambda s, t: self_correlation_loss(s[1], t[1], centered),
+            ),
             "cross": (
+                "cross",
                 cfg.use_cross,
                 cfg.w_cross,
-                lambda s, t: cross_correlation_loss(s[0], s[1], t[0], t[1]),
+                lambda s, t: cross_correlation_loss(s[0], s[1], t[0], t[1], centered),
             ),
             "global": (
+                "global",
                 cfg.use_global,
                 cfg.w_global,
-                lambda s, t: global_correlation_loss(torch.cat(s), torch.cat(t)),
+                lambda s, t: global_correlation_loss(torch.cat(s), torch.cat(t), centered),
             ),
         }
         student = list(zip(s.features_t1, s.features_t2, strict=True))
@@ -136,12 +170,19 @@ class CorrelationDistillation(DistillationObjective):
 
     def _cfd(self, s: ChangeOutput, t: ChangeOutput) -> list[Term]:
         cfg = self.config
-        kinds: dict[str, tuple[bool, float, LevelLoss]] = {
-            "self": (cfg.use_self, cfg.w_self, lambda s, t: self_correlation_loss(s[0], t[0])),
+        centered = cfg.centered
+        kinds: Kinds = {
+            "self": (
+                "self",
+                cfg.use_self,
+                cfg.w_self,
+                lambda s, t: self_correlation_loss(s[0], t[0], centered),
+            ),
             "global": (
+                "global",
                 cfg.use_global,
                 cfg.w_global,
-                lambda s, t: global_correlation_loss(s[0], t[0]),
+                lambda s, t: global_correlation_loss(s[0], t[0], centered),
             ),
         }
         student = [(f,) for f in s.change_features]
@@ -157,15 +198,18 @@ class CorrelationDistillation(DistillationObjective):
             "cfd": (cfg.use_cfd, cfg.lambda_cfd, self._cfd),
         }
         terms: dict[str, Tensor] = {}
+        weights: dict[str, float] = {}
         total = zero
         for name, (on, scale, collect) in modules.items():
             if not on:
                 continue
             entries = collect(student, teacher)
-            terms |= {key: value for key, _, value in entries}
-            terms[name] = _weighted_total(entries, scale, zero)
+            module_weights = term_weights(entries, scale, cfg.reduction)
+            terms |= {key: value for key, _, _, value in entries}
+            terms[name] = sum((module_weights[key] * value for key, _, _, value in entries), zero)
+            weights |= module_weights
             total = total + terms[name]
-        return DistillationTerms(total, terms)
+        return DistillationTerms(total, terms, weights)
 
 
 def _adapter(in_channels: int, out_channels: int) -> nn.Conv2d:
@@ -268,8 +312,9 @@ class FeatureDistillation(DistillationObjective):
                 adapter, student.change_features[i], teacher.change_features[i]
             )
         zero = student.logits.new_zeros((), dtype=torch.float32)
+        weights = dict.fromkeys(terms, self.config.lambda_kd)
         terms["feature"] = self.config.lambda_kd * sum(terms.values(), zero)
-        return DistillationTerms(terms["feature"], terms)
+        return DistillationTerms(terms["feature"], terms, weights)
 
 
 class LogitDistillation(DistillationObjective):
@@ -286,7 +331,7 @@ class LogitDistillation(DistillationObjective):
         kl = F.kl_div(log_s, log_t, log_target=True, reduction="none").sum(dim=1).mean()
         terms = {"logit/kl": tau**2 * kl}
         terms["logit"] = self.config.lambda_kd * terms["logit/kl"]
-        return DistillationTerms(terms["logit"], terms)
+        return DistillationTerms(terms["logit"], terms, {"logit/kl": self.config.lambda_kd})
 
 
 METHODS: dict[str, type[DistillationObjective]] = {

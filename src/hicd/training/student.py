@@ -8,10 +8,13 @@ from typing import Any, Literal
 
 import torch
 from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities.seed import isolate_rng
 from torch import Tensor, nn
 
+from hicd.data.dataset import DATES
 from hicd.degradations import DegradationSetting, Degrader
 from hicd.distillation import METHODS, DistillationConfig, Distiller
+from hicd.distillation.batchnorm import recalibrate_batchnorm
 from hicd.errors import ConfigError
 from hicd.inference.checkpoint import CheckpointInfo, load_model
 from hicd.models import ChangeDetectionModel
@@ -30,7 +33,10 @@ class StudentModule(ChangeModule):
     one) adds ``student_t1``/``student_t2``: the same crop with ``degraded_date`` degraded by
     ``degradation`` with fresh random parameters per sample. The teacher sees ``t1``/``t2``.
     Validation and test degrade the whole images deterministically (``degradation_seed`` and
-    the image names), so every epoch scores the same inputs.
+    the image names), so every epoch scores the same inputs. Degraded images are rounded to the
+    batch's ``levels`` (the source's integer levels), exactly as ``hicd evaluate`` and
+    ``hicd degrade`` make them. With ``distillation.teacher_bn == "recalibrate"`` the teacher's
+    BatchNorm statistics are re-estimated on clean training batches when training starts.
 
     Args:
         teacher_checkpoint: the stage-1 checkpoint (any file ``load_model`` reads). It is
@@ -97,6 +103,7 @@ class StudentModule(ChangeModule):
             student_config=self.model.config,
         )
         self.train_degrader = Degrader(self.setting, seed=None)
+        self.recalibrated_batches = 0
         self.eval_degrader = Degrader(self.setting, seed=degradation_seed)
 
     def _load_teacher(self, required: bool) -> tuple[ChangeDetectionModel | None, Any]:
@@ -134,11 +141,15 @@ class StudentModule(ChangeModule):
         ``degradation_seed`` and the sample names.
         """
         date = self.degraded_date
+        levels = batch.get("levels")
+        if levels is not None:
+            levels = levels[:, DATES.index(date)]
         with torch.no_grad():
             if self.training:
-                degraded, records = self.train_degrader(batch[date])
+                degraded, records = self.train_degrader(batch[date], levels=levels)
             else:
-                degraded, records = self.eval_degrader(batch[date], names=list(batch["name"]))
+                names = list(batch["name"])
+                degraded, records = self.eval_degrader(batch[date], names=names, levels=levels)
         student = {f"student_{d}": batch[d] for d in ("t1", "t2")}
         student[f"student_{date}"] = degraded
         return {**batch, **student, "degradation": records}
@@ -148,11 +159,46 @@ class StudentModule(ChangeModule):
 
     # -- steps --------------------------------------------------------------------------------
 
+    def on_train_start(self) -> None:
+        if self.distiller.teacher is not None and self.distillation.teacher_bn == "recalibrate":
+            self.recalibrated_batches = self._recalibrate_teacher()
+
+    def _recalibrate_teacher(self) -> int:
+        """Re-estimate the teacher's BatchNorm statistics on clean training batches (the random
+        state is restored afterwards, so training sees the same crops as without this)."""
+        loader = self.trainer.train_dataloader
+        wanted = self.distillation.recalibrate_batches
+
+        def pairs():
+            for index, batch in enumerate(loader):
+                if index >= wanted:
+                    return
+                batch = self.trainer.strategy.batch_to_device(batch)
+                yield batch["t1"], batch["t2"]
+
+        with isolate_rng():
+            return recalibrate_batchnorm(self.distiller.teacher, pairs())
+
+    def distillation_scale(self, step: int) -> float:
+        """The distillation terms' weight at optimiser step ``step`` (from 0): a linear warm-up
+        over ``distillation.warmup_steps`` steps, then 1."""
+        warmup = self.distillation.warmup_steps
+        return 1.0 if warmup <= 0 else min(1.0, (step + 1) / warmup)
+
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
+        scale = self.distillation_scale(self.global_step)
         out = self.distiller(
-            batch["t1"], batch["t2"], batch["student_t1"], batch["student_t2"], batch["mask"]
+            batch["t1"],
+            batch["t2"],
+            batch["student_t1"],
+            batch["student_t2"],
+            batch["mask"],
+            scale=scale,
         )
-        self.log_loss(out.loss, out.terms, batch_size_of(batch))
+        terms = out.terms
+        if self.distillation.warmup_steps > 0:
+            terms = {**terms, "distill_scale": out.loss.new_tensor(scale)}
+        self.log_loss(out.loss, terms, batch_size_of(batch))
         return out.loss
 
     def eval_pair(self, batch: Batch) -> tuple[Tensor, Tensor]:
@@ -175,6 +221,8 @@ class StudentModule(ChangeModule):
                 "teacher_checkpoint": self.teacher_checkpoint,
                 "pretrained": self.network.pretrained,
                 "init_from_teacher": self.init_from_teacher,
+                "teacher_bn": self.distillation.teacher_bn,
+                "teacher_bn_batches": self.recalibrated_batches,
             },
         )
 
