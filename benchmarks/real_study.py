@@ -1,182 +1,566 @@
-"""A real-data study on LEVIR-CD samples: teacher and none/feature/logit/hicd students.
+"""The real-data study: does a distilled student beat one trained without distillation?
 
-Training: the two 1024×1024 tiles of ``../shared/data/levir-cd-1024``. Validation (checkpoint
-choice): the ``train_*``/``val_*`` crops of ``levir-cd-256``. Test: its ``test_*`` crops that do
-not lie inside those two tiles (``test_2_*``, ``test_55_*``, ``test_77_*``, ``test_121_*``).
-Backbone: the ImageNet MobileNetV2 in ``../shared/weights``. For each seed, one teacher on clean
-pairs (random 128² crops of the two tiles, kept decoded in memory) and one student per method and
-setting. Within the hour, students start from the teacher's weights and fine-tune at a lower
-learning rate (``--student-init imagenet`` starts them from the ImageNet backbone instead, as the
-paper's long schedules do; see docs/benchmarks.md for why not here). Checkpoints are chosen on the validation crops; every one is evaluated with
-``hicd.evaluation.evaluate_checkpoints`` (native resolution, one confusion matrix). Prints the
-mean ± std over seeds of the change-class F1 and IoU as a markdown table::
+Two real datasets from ``../shared/data``, each with its own teachers:
 
-    .venv/bin/python benchmarks/real_study.py                   # 3 seeds, about an hour on 2 cores
-    .venv/bin/python benchmarks/real_study.py --quick           # a smoke run of a few minutes
+* ``levir`` (LEVIR-CD, 0.5 m, buildings). Training and validation: the five 1024² tiles of
+  ``levir-cd-1024`` and ``levir-cd-1024-extra``, each cut into 16 blocks of 256²; in every tile
+  the 4 blocks on one diagonal (row + column + tile index ≡ 0 mod 4) are held back for
+  validation (20 blocks, 1.3 Mpx), the other 12 train (60 blocks). Test: the 9 crops of
+  ``levir-cd-256`` that lie outside those tiles (``test_2_*`` ×2, ``test_55_*``, ``test_77_*``,
+  ``test_121_*``, ``train_*`` ×3, ``val_*``).
+* ``sztaki`` (SZTAKI AirChange, 1.5 m aerial, new built-up areas). Test: the two files of the
+  benchmark's usual test pair, ``Szada_1`` and ``Tiszadob_3``, never cut. The other 11 files are
+  cut into a 2 × 4 grid of blocks; in every file the 2 blocks with row + column + file index ≡ 0
+  mod 4 are held back for validation (22 blocks, 1.7 Mpx), the other 6 train (66 blocks).
+
+Per dataset and seed: a teacher (siam_fpn, ImageNet MobileNetV2 from ``../shared/weights``, 64
+decoder channels) on clean 128² crops; then per setting (t2 degraded on the fly) and
+distillation configuration a student that starts from that teacher's weights. Every model keeps
+an exponential moving average of its weights (Lightning's ``EMAWeightAveraging``) and the
+checkpoint with the best validation F1 (EMA weights, validation every ``--val-every`` steps).
+The students of one seed share the teacher, the data order and the training degradations
+(common random numbers), so ``F1(method) − F1(none)`` per seed is a paired difference.
+
+Each chosen checkpoint is scored by ``hicd.evaluation.evaluate_checkpoints`` (native resolution,
+one confusion matrix, deterministic degradation seed 0) on the validation blocks and on the
+test images, with the confusion counts of every 256-pixel cell for bootstrap intervals. Runs
+are cached under ``--out`` by dataset, setting, configuration (with a hash of its resolved
+options) and seed, so the study resumes where it stopped and later plans reuse earlier runs.
+
+    .venv/bin/python benchmarks/real_study.py --plan ablation --out /tmp/hicd-study
+    .venv/bin/python benchmarks/real_study.py --plan final --out /tmp/hicd-study
+    .venv/bin/python benchmarks/real_study.py --report --out /tmp/hicd-study   # tables only
+    .venv/bin/python benchmarks/real_study.py --quick --out /tmp/hicd-smoke    # a few minutes
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import hashlib
 import json
+import shutil
 import statistics
-import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import lightning.pytorch as pl
+import numpy as np
 import torch
+from PIL import Image
 
+from hicd.atomic import write_text_atomic
 from hicd.distillation import DistillationConfig
+from hicd.distillation.config import PRESETS
 from hicd.evaluation import evaluate_checkpoints
+from hicd.evaluation.statistics import bootstrap_f1, t_interval
 from hicd.training.config import NetworkConfig, OptimConfig
 from hicd.training.data import ChangeDataModule
 from hicd.training.runs import fit_best, fit_student
 from hicd.training.teacher import TeacherModule
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
-TEST_TILES = ("test_2_", "test_55_", "test_77_", "test_121_")
-METHODS = ("none", "feature", "logit", "hicd")
+WEIGHTS = SHARED / "weights" / "mobilenet_v2-b0353104.pth"
+CELL = 256
+"""Side of the evaluation cells resampled by the bootstrap."""
+
+# -- datasets ---------------------------------------------------------------------------------
 
 
-def build_study_dataset(root: Path) -> Path:
-    """A generic-layout folder of links to the shared files, with train/val/test lists."""
-    splits: dict[str, list[str]] = defaultdict(list)
-    for source, rule in (("levir-cd-1024", lambda n: "train"), ("levir-cd-256", _crop_split)):
-        for image in sorted((SHARED / "data" / source / "A").glob("*.png")):
-            split = rule(image.stem)
-            if split is None:
-                continue
-            for folder in ("A", "B", "label"):
-                (root / folder).mkdir(parents=True, exist_ok=True)
-                (root / folder / image.name).symlink_to(
-                    SHARED / "data" / source / folder / image.name
-                )
-            splits[split].append(image.name)
-    (root / "list").mkdir(exist_ok=True)
+def _link(source: Path, root: Path, name: str) -> None:
+    for folder in ("A", "B", "label"):
+        target = root / folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            target.symlink_to(source / folder / name)
+
+
+def _blocks(source: Path, name: str, rows: int, cols: int) -> Iterable[tuple[int, int, dict]]:
+    """(row, column, {folder: block array}) of a rows × cols grid over one pair."""
+    arrays = {f: np.asarray(Image.open(source / f / name)) for f in ("A", "B", "label")}
+    height, width = arrays["label"].shape[:2]
+    for r in range(rows):
+        for c in range(cols):
+            top, bottom = r * height // rows, (r + 1) * height // rows
+            left, right = c * width // cols, (c + 1) * width // cols
+            yield r, c, {f: a[top:bottom, left:right] for f, a in arrays.items()}
+
+
+def _write_blocks(
+    root: Path, source: Path, name: str, index: int, grid: tuple[int, int], splits: dict
+) -> None:
+    stem = Path(name).stem
+    for r, c, parts in _blocks(source, name, *grid):
+        block = f"{stem}_r{r}c{c}.png"
+        for folder, array in parts.items():
+            (root / folder).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(array).save(root / folder / block)
+        splits["val" if (r + c + index) % 4 == 0 else "train"].append(block)
+
+
+def _finish(root: Path, splits: dict[str, list[str]]) -> Path:
+    (root / "list").mkdir(parents=True, exist_ok=True)
     for split, names in splits.items():
-        (root / "list" / f"{split}.txt").write_text("".join(f"{n}\n" for n in names))
+        write_text_atomic(root / "list" / f"{split}.txt", "".join(f"{n}\n" for n in names))
     return root
 
 
-def spread(values: list[float]) -> float:
-    """Sample standard deviation (0 for a single value)."""
-    return statistics.stdev(values) if len(values) > 1 else 0.0
+def build_levir(root: Path) -> Path:
+    """LEVIR-CD: 60 training and 20 validation blocks of five tiles, 9 test crops outside them."""
+    splits: dict[str, list[str]] = defaultdict(list)
+    tiles = [
+        ("levir-cd-1024", "test_7.png"),
+        ("levir-cd-1024", "test_102.png"),
+        ("levir-cd-1024-extra", "test_1.png"),
+        ("levir-cd-1024-extra", "test_3.png"),
+        ("levir-cd-1024-extra", "test_4.png"),
+    ]
+    for index, (folder, name) in enumerate(tiles):
+        _write_blocks(root, SHARED / "data" / folder, name, index, (4, 4), splits)
+    crops = SHARED / "data" / "levir-cd-256"
+    for image in sorted((crops / "A").glob("*.png")):
+        if not image.name.startswith(("test_7_", "test_102_")):  # those lie inside the tiles
+            _link(crops, root, image.name)
+            splits["test"].append(image.name)
+    return _finish(root, splits)
 
 
-def _crop_split(stem: str) -> str | None:
-    if stem.startswith(("train_", "val_")):
-        return "val"
-    if stem.startswith(TEST_TILES):
-        return "test"
-    return None  # test_7_* and test_102_* lie inside the training tiles
+SZTAKI_TEST = ("Szada_1.png", "Tiszadob_3.png")
+
+
+def build_sztaki(root: Path) -> Path:
+    """SZTAKI AirChange: Szada_1 and Tiszadob_3 for test; 66 training and 22 validation blocks
+    of the other 11 files."""
+    source = SHARED / "data" / "sztaki-airchange"
+    splits: dict[str, list[str]] = defaultdict(list)
+    others = [p.name for p in sorted((source / "A").glob("*.png")) if p.name not in SZTAKI_TEST]
+    for index, name in enumerate(others):
+        _write_blocks(root, source, name, index, (2, 4), splits)
+    for name in SZTAKI_TEST:
+        _link(source, root, name)
+        splits["test"].append(name)
+    return _finish(root, splits)
+
+
+DATASETS: dict[str, Callable[[Path], Path]] = {"levir": build_levir, "sztaki": build_sztaki}
+
+
+def dataset_root(out: Path, name: str) -> Path:
+    root = out / "data" / name
+    if not (root / "list" / "test.txt").is_file():
+        DATASETS[name](root)
+    return root
+
+
+# -- configurations ---------------------------------------------------------------------------
+
+PROVISIONAL: dict[str, Any] = {
+    "method": "hicd",
+    "centered": True,
+    "teacher_bn": "batch",
+    "reduction": "mean",
+    "sfd_levels": [1, 2, 3],
+    "cfd_levels": None,
+    "lambda_sfd": 1.0,
+    "lambda_cfd": 1.0,
+    "use_sfd": True,
+    "use_cfd": True,
+    "use_self": True,
+    "use_cross": True,
+    "use_global": True,
+    "w_self": 1.0,
+    "w_cross": 1.0,
+    "w_global": 1.0,
+    "warmup_steps": 0,
+    "recalibrate_batches": 32,
+}
+"""The configuration the ablation varies one option at a time (fixed, so its runs stay valid
+whatever the library defaults become)."""
+
+
+FINETUNE_CHOICE = PROVISIONAL | {"sfd_levels": None}
+"""The ablation's choice (highest mean validation F1): ``P`` with SFD on every encoder level."""
+
+
+def _lambdas(factor: float) -> dict[str, float]:
+    return {
+        "lambda_sfd": PROVISIONAL["lambda_sfd"] * factor,
+        "lambda_cfd": PROVISIONAL["lambda_cfd"] * factor,
+    }
+
+
+CONFIGS: dict[str, dict[str, Any]] = {
+    "none": {"method": "none"},
+    "feature": {"method": "feature"},
+    "logit": {"method": "logit"},
+    "hicd-v1": PRESETS["hicd-v1"],
+    "hicd": {"method": "hicd"},  # the library defaults
+    "P": PROVISIONAL,
+    "P uncentred": PROVISIONAL | {"centered": False},
+    "P bn-running": PROVISIONAL | {"teacher_bn": "running"},
+    "P bn-recalibrate": PROVISIONAL | {"teacher_bn": "recalibrate"},
+    "P sfd-all-levels": PROVISIONAL | {"sfd_levels": None},
+    "P no-cfd": PROVISIONAL | {"use_cfd": False},
+    "P no-global": PROVISIONAL | {"use_global": False},
+    "P λ×0.3": PROVISIONAL | _lambdas(0.3),
+    "P λ×3": PROVISIONAL | _lambdas(3.0),
+    "F": FINETUNE_CHOICE,
+    "F λ×0.3": FINETUNE_CHOICE | _lambdas(0.3),
+    "F λ×0.1": FINETUNE_CHOICE | _lambdas(0.1),
+    "F warm-up": FINETUNE_CHOICE | {"warmup_steps": 150},
+}
+"""Label → options of ``DistillationConfig`` (the rest at the library defaults)."""
+
+ABLATION = [name for name in CONFIGS if name.startswith("P")]
+
+BOTH = ["resolution-x4", "multi-x4"]
+SCRATCH = ["none", "F", "F λ×0.3", "F λ×0.1", "F warm-up"]
+PLANS: dict[str, list[tuple[str, list[str], list[str], list[str], list[int]]]] = {
+    # (regime, datasets, settings, configurations, seeds)
+    "ablation": [("finetune", ["levir"], ["multi-x4"], ["none", *ABLATION], [0, 1, 2])],
+    "scratch": [("scratch", ["levir"], ["multi-x4"], SCRATCH, [0, 1, 2])],
+    "final": [
+        ("finetune", ["levir", "sztaki"], BOTH, ["none", "hicd"], [0, 1, 2, 3, 4]),
+        ("finetune", ["levir", "sztaki"], BOTH, ["feature", "logit", "hicd-v1"], [0, 1, 2]),
+    ],
+}
+
+
+def resolve(label: str) -> DistillationConfig:
+    return DistillationConfig(**CONFIGS[label])
+
+
+TEACHER_OPTIONS = ("teacher_bn", "recalibrate_batches", "warmup_steps", "lambda_kd")
+RELEVANT: dict[str, tuple[str, ...]] = {
+    "none": ("method", "dice_weight", "ignore_index"),
+    "feature": ("use_sfd", "use_cfd", "sfd_levels", "cfd_levels", *TEACHER_OPTIONS),
+    "logit": ("temperature", *TEACHER_OPTIONS),
+}
+"""Options that change a method's training (besides those of ``none``); ``hicd``: all but the
+baselines' ``temperature`` and ``lambda_kd``."""
+
+
+def config_key(config: DistillationConfig) -> str:
+    """A short hash of the options that matter for the method: runs are cached under it, so
+    changing an unrelated default (say a hicd weight) keeps the baselines' runs."""
+    options = dataclasses.asdict(config)
+    if config.method == "hicd":
+        keep = [k for k in options if k not in ("temperature", "lambda_kd")]
+    else:
+        keep = [*RELEVANT["none"], *RELEVANT.get(config.method, ())]
+    text = json.dumps({k: options[k] for k in keep}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+# -- runs -------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Budget:
+    teacher_steps: int = 300
+    val_every: int = 25
+    crop: int = 128
+    batch: int = 8
+    teacher_lr: float = 1e-3
+    ema_decay: float | None = 0.98
+
+
+@dataclasses.dataclass(frozen=True)
+class Regime:
+    """How students start and train: from the teacher's weights (``finetune``, fits a CPU
+    budget) or from the ImageNet backbone (``scratch``, the paper's protocol)."""
+
+    from_teacher: bool
+    steps: int
+    lr: float
+    lr_warmup: int
+
+
+REGIMES = {
+    "finetune": Regime(from_teacher=True, steps=150, lr=5e-4, lr_warmup=10),
+    "scratch": Regime(from_teacher=False, steps=300, lr=1e-3, lr_warmup=20),
+}
+
+
+def _data(root: Path, budget: Budget) -> ChangeDataModule:
+    return ChangeDataModule(
+        kind="generic",
+        root=str(root),
+        crop_size=budget.crop,
+        batch_size=budget.batch,
+        num_workers=0,
+        eval_tile=256,
+        cache_images=True,
+    )
+
+
+def _score(checkpoint: Path, root: Path, settings: list[str]) -> dict[str, dict]:
+    """Validation and test rows (with cells) of one checkpoint under each setting."""
+    scores: dict[str, dict] = {}
+    for split in ("val", "test"):
+        rows = evaluate_checkpoints(
+            [checkpoint], root, split=split, settings=",".join(settings), tile=256,
+            seed=0, examples=0, progress=False, cell=CELL,
+        )  # fmt: skip
+        scores[split] = {row["setting"]: row for row in rows}
+    return scores
+
+
+def _save(path: Path, record: dict) -> dict:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, json.dumps(record))
+    return record
+
+
+def teacher_run(out: Path, dataset: str, seed: int, budget: Budget, settings: list[str]) -> dict:
+    """Train (or load the cached result of) the teacher of ``dataset`` for ``seed``."""
+    folder = out / "runs" / dataset / "teacher" / f"s{seed}"
+    result = folder / "result.json"
+    if result.is_file():
+        record = json.loads(result.read_text())
+        missing = [s for s in ["clean", *settings] if s not in record["test"]]
+        if not missing:
+            return record
+        scores = _score(Path(record["checkpoint"]), dataset_root(out, dataset), missing)
+        for split in ("val", "test"):
+            record[split] |= scores[split]
+        return _save(result, record)
+    root = dataset_root(out, dataset)
+    shutil.rmtree(folder, ignore_errors=True)  # what an interrupted run left
+    started = time.perf_counter()
+    pl.seed_everything(seed, workers=True, verbose=False)
+    network = NetworkConfig(pretrained=str(WEIGHTS), options={"decoder_channels": 64})
+    optim = OptimConfig(lr=budget.teacher_lr, schedule="cosine", warmup_steps=20)
+    module = TeacherModule(network=network, optim=optim, crop_size=budget.crop, eval_tile=256)
+    checkpoint = fit_best(
+        module, _data(root, budget), budget.teacher_steps, folder, budget.val_every, False,
+        budget.ema_decay,
+    )  # fmt: skip
+    record = {
+        "dataset": dataset, "role": "teacher", "seed": seed, "checkpoint": str(checkpoint),
+        "seconds": time.perf_counter() - started, "budget": dataclasses.asdict(budget),
+        **_score(checkpoint, root, ["clean", *settings]),
+    }  # fmt: skip
+    return _save(result, record)
+
+
+def student_run(
+    out: Path,
+    regime: tuple[str, Regime],
+    dataset: str,
+    setting: str,
+    label: str,
+    seed: int,
+    budget: Budget,
+    teacher: dict,
+) -> dict:
+    config = resolve(label)
+    key = config_key(config)
+    name, plan = regime
+    folder = out / "runs" / dataset / setting / name / key / f"s{seed}"
+    result = folder / "result.json"
+    if result.is_file():
+        return json.loads(result.read_text())
+    root = dataset_root(out, dataset)
+    shutil.rmtree(folder, ignore_errors=True)  # what an interrupted run left
+    started = time.perf_counter()
+    optim = OptimConfig(lr=plan.lr, schedule="cosine", warmup_steps=plan.lr_warmup)
+    checkpoint = fit_student(
+        Path(teacher["checkpoint"]), config, setting, _data(root, budget), optim,
+        plan.steps, folder, seed=seed + 1, init_from_teacher=plan.from_teacher,
+        crop_size=budget.crop, eval_tile=256, val_every=budget.val_every, progress=False,
+        ema_decay=budget.ema_decay,
+    )  # fmt: skip
+    record = {
+        "dataset": dataset, "role": "student", "regime": name, "setting": setting,
+        "label": label, "key": key, "config": dataclasses.asdict(config), "seed": seed,
+        "checkpoint": str(checkpoint), "seconds": time.perf_counter() - started,
+        "budget": dataclasses.asdict(budget), "regime_budget": dataclasses.asdict(plan),
+        **_score(checkpoint, root, [setting]),
+    }  # fmt: skip
+    return _save(result, record)
+
+
+def run_plan(out: Path, plan: list, budget: Budget, regimes: dict[str, Regime] = REGIMES) -> None:
+    started = time.perf_counter()
+    for regime, datasets, settings, labels, seeds in plan:
+        for dataset in datasets:
+            for seed in seeds:
+                teacher = teacher_run(out, dataset, seed, budget, settings)
+                for setting in settings:
+                    for label in labels:
+                        record = student_run(
+                            out, (regime, regimes[regime]), dataset, setting, label, seed,
+                            budget, teacher,
+                        )  # fmt: skip
+                        print(
+                            f"{time.perf_counter() - started:7.0f} s  {regime} {dataset} {setting} "
+                            f"{label} s{seed}: val F1 {100 * record['val'][setting]['f1']:.2f}, "
+                            f"test F1 {100 * record['test'][setting]['f1']:.2f} "
+                            f"({record['seconds']:.0f} s)",
+                            flush=True,
+                        )
+
+
+# -- report -----------------------------------------------------------------------------------
+
+
+def load_runs(out: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((out / "runs").glob("**/result.json"))]
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.2f}"
+
+
+def _interval(low: float, high: float) -> str:
+    return "–" if np.isnan(low) else f"[{100 * low:+.2f}, {100 * high:+.2f}]"
+
+
+def _by_seed(runs: list[dict]) -> dict[int, dict]:
+    return {run["seed"]: run for run in runs}
+
+
+def summary_rows(
+    runs: list[dict], dataset: str, regime: str, setting: str, split: str
+) -> list[str]:
+    """Markdown rows: every configuration on one dataset, regime and setting, and its paired
+    difference to ``none`` (seeds both have)."""
+    students = [r for r in runs if r["role"] == "student" and r["dataset"] == dataset]
+    students = [r for r in students if r["setting"] == setting and r["regime"] == regime]
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for run in students:
+        groups[run["key"]].append(run)
+    none = _by_seed(groups.get(config_key(resolve("none")), []))
+    lines = []
+    labels = {config_key(resolve(label)): label for label in CONFIGS}
+    for key, group in sorted(groups.items(), key=lambda item: _order(labels.get(item[0], ""))):
+        group.sort(key=lambda r: r["seed"])
+        scores = [r[split][setting] for r in group]
+        f1s = [s["f1"] for s in scores]
+        _, low, high = bootstrap_f1([s["cells"] for s in scores])
+        row = (
+            f"| {_label(labels, key, group)} | {len(group)} | {_pct(statistics.mean(f1s))} ± "
+            f"{_pct(statistics.stdev(f1s)) if len(f1s) > 1 else '–'} | "
+            f"[{_pct(low)}, {_pct(high)}] | "
+            f"{_pct(statistics.mean(s['iou'] for s in scores))} |"
+        )
+        paired = [s for s in group if s["seed"] in none]
+        if key != config_key(resolve("none")) and len(paired) > 1:
+            diffs = [
+                r[split][setting]["f1"] - none[r["seed"]][split][setting]["f1"] for r in paired
+            ]
+            mean, t_low, t_high = t_interval(diffs)
+            _, b_low, b_high = bootstrap_f1(
+                [r[split][setting]["cells"] for r in paired],
+                [none[r["seed"]][split][setting]["cells"] for r in paired],
+            )
+            wins = sum(d > 0 for d in diffs)
+            row += (
+                f" {100 * mean:+.2f} | {_interval(t_low, t_high)} | {_interval(b_low, b_high)} | "
+                f"{wins}/{len(diffs)} | {' '.join(f'{100 * d:+.1f}' for d in diffs)} |"
+            )
+        else:
+            row += " | | | | |"
+        lines.append(row)
+    return lines
+
+
+def _order(label: str) -> tuple[int, str]:
+    order = ["none", "feature", "logit", "hicd-v1", "hicd"]
+    return (order.index(label) if label in order else len(order), label)
+
+
+def _label(labels: dict[str, str], key: str, group: list[dict]) -> str:
+    names = sorted({r["label"] for r in group} | ({labels[key]} if key in labels else set()))
+    return " = ".join(f"`{n}`" for n in names)
+
+
+def teacher_rows(runs: list[dict], dataset: str, settings: list[str], split: str) -> list[str]:
+    teachers = [r for r in runs if r["role"] == "teacher" and r["dataset"] == dataset]
+    lines = []
+    for setting in ["clean", *settings]:
+        scores = [r[split][setting] for r in teachers if setting in r[split]]
+        if not scores:
+            continue
+        f1s = [s["f1"] for s in scores]
+        _, low, high = bootstrap_f1([s["cells"] for s in scores])
+        spread = _pct(statistics.stdev(f1s)) if len(f1s) > 1 else "–"
+        lines.append(
+            f"| teacher on {setting} | {len(f1s)} | {_pct(statistics.mean(f1s))} ± {spread} | "
+            f"[{_pct(low)}, {_pct(high)}] | {_pct(statistics.mean(s['iou'] for s in scores))} "
+            "| | | | | |"
+        )
+    return lines
+
+
+HEADER = [
+    "| model | seeds | F1 mean ± std | F1 95 % bootstrap (cells) | IoU mean | "
+    "F1 − none (paired) | 95 % t-interval (seeds) | 95 % bootstrap (cells) | wins | per seed |",
+    "|:---|---:|---:|---:|---:|---:|---:|---:|---:|:---|",
+]
+
+
+def report(out: Path) -> str:
+    runs = load_runs(out)
+    lines = [f"Runs: {len(runs)}, training time {sum(r['seconds'] for r in runs) / 3600:.2f} h "
+             "(sum over runs).", ""]  # fmt: skip
+    for dataset in sorted({r["dataset"] for r in runs}):
+        settings = sorted(
+            {r["setting"] for r in runs if r["dataset"] == dataset and "setting" in r}
+        )
+        regimes = sorted({r["regime"] for r in runs if r["dataset"] == dataset and "regime" in r})
+        for regime in regimes:
+            for split in ("test", "val"):
+                for setting in settings:
+                    lines += [f"### {dataset}, {regime}, {setting}, {split}", "", *HEADER]
+                    lines += teacher_rows(runs, dataset, [setting], split)
+                    lines += summary_rows(runs, dataset, regime, setting, split)
+                    lines.append("")
+    text = "\n".join(lines)
+    write_text_atomic(out / "report.md", text)
+    return text
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--teacher-steps", type=int, default=300)
-    parser.add_argument("--student-steps", type=int, default=150)
-    parser.add_argument("--val-every", type=int, default=25)
+    parser.add_argument("--out", type=Path, default=Path("/tmp/hicd-study"))
     parser.add_argument(
-        "--student-init",
-        choices=("teacher", "imagenet"),
-        default="teacher",
-        help="start students from the teacher's weights or from the ImageNet backbone",
+        "--plan", choices=sorted(PLANS), help="what to train (cached runs are kept)"
     )
-    parser.add_argument("--student-lr", type=float, default=5e-4)
+    parser.add_argument("--datasets", help="comma-separated (instead of --plan)")
     parser.add_argument("--settings", default="resolution-x4,multi-x4")
-    parser.add_argument("--crop", type=int, default=128)
-    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--configs", help="comma-separated labels of CONFIGS")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--regime", choices=sorted(REGIMES), default="finetune")
+    parser.add_argument("--report", action="store_true", help="only print the tables")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", default=None, help="keep runs here (default: a temporary folder)")
-    parser.add_argument("--quick", action="store_true", help="1 seed, a few steps")
+    parser.add_argument("--quick", action="store_true", help="1 seed, a few steps, both datasets")
     args = parser.parse_args()
-    if args.quick:
-        args.seeds, args.teacher_steps, args.student_steps, args.val_every = 1, 4, 4, 4
     torch.set_num_threads(args.threads)
+    budget, regimes = Budget(), REGIMES
+    if args.quick:
+        budget = Budget(teacher_steps=4, val_every=4)
+        regimes = {name: dataclasses.replace(r, steps=4) for name, r in REGIMES.items()}
+        plan = [(args.regime, list(DATASETS), ["multi-x4"], ["none", "hicd"], [0])]
+    elif args.plan:
+        plan = PLANS[args.plan]
+    elif args.datasets and args.configs:
+        plan = [(
+            args.regime, args.datasets.split(","), args.settings.split(","),
+            args.configs.split(","),
+            [int(s) for s in args.seeds.split(",")],
+        )]  # fmt: skip
+    else:
+        plan = []
     started = time.perf_counter()
-    settings = args.settings.split(",")
-    with tempfile.TemporaryDirectory() as scratch:
-        work = Path(args.out or scratch)
-        data_root = build_study_dataset(work / "data")
-        weights = SHARED / "weights" / "mobilenet_v2-b0353104.pth"
-        network = NetworkConfig(pretrained=str(weights), options={"decoder_channels": 64})
-        optim = OptimConfig(lr=1e-3, schedule="cosine", warmup_steps=20)
-        student_optim = OptimConfig(lr=args.student_lr, schedule="cosine", warmup_steps=10)
-        scores: dict[tuple[str, str], list[dict]] = defaultdict(list)
-        for seed in range(args.seeds):
-            data = ChangeDataModule(
-                kind="generic",
-                root=str(data_root),
-                crop_size=args.crop,
-                batch_size=args.batch,
-                num_workers=0,
-                eval_tile=256,
-                crops_per_image=64,  # two 1024 tiles: 16 full batches an epoch
-                cache_images=True,  # decoding a 1024 PNG costs more than a training step
-            )
-            pl.seed_everything(seed, workers=True, verbose=False)
-            teacher = TeacherModule(
-                network=network, optim=optim, crop_size=args.crop, eval_tile=256
-            )
-            teacher_ckpt = fit_best(
-                teacher, data, args.teacher_steps, work / f"s{seed}/teacher", args.val_every, False
-            )
-            checkpoints = {"teacher": teacher_ckpt}
-            for setting in settings:
-                for method in METHODS:
-                    checkpoints[f"{method}@{setting}"] = fit_student(
-                        teacher_ckpt,
-                        DistillationConfig(method=method),
-                        setting,
-                        data,
-                        student_optim,
-                        args.student_steps,
-                        work / f"s{seed}/{method}-{setting}",
-                        seed=seed + 1,
-                        init_from_teacher=args.student_init == "teacher",
-                        crop_size=args.crop,
-                        eval_tile=256,
-                        val_every=args.val_every,
-                        progress=False,
-                    )
-            rows = evaluate_checkpoints(
-                list(checkpoints.values()),
-                data_root,
-                split="test",
-                settings=",".join(["clean", *settings]),
-                names=list(checkpoints),
-                tile=256,
-                seed=0,
-                progress=False,
-            )
-            for row in rows:
-                trained_on = row["model"].split("@")[-1]
-                if row["model"] == "teacher" or row["setting"] == trained_on:
-                    scores[(row["model"].split("@")[0], row["setting"])].append(row)
-            print(f"seed {seed} done after {time.perf_counter() - started:.0f} s", flush=True)
-
-    print(
-        f"\nLEVIR-CD study: {args.seeds} seeds, teacher {args.teacher_steps} steps, students "
-        f"{args.student_steps} steps from {args.student_init} weights at lr {args.student_lr}, "
-        f"crops {args.crop}, run time {time.perf_counter() - started:.0f} s\n"
-    )
-    print("| model | test setting | F1 (mean ± std) | IoU (mean ± std) |")
-    print("|:---|:---|---:|---:|")
-    for (model, setting), rows in sorted(
-        scores.items(),
-        key=lambda item: (item[0][1], METHODS.index(item[0][0]) if item[0][0] in METHODS else -1),
-    ):
-        f1s, ious = [100 * r["f1"] for r in rows], [100 * r["iou"] for r in rows]
-        print(
-            f"| {model} | {setting} | {statistics.mean(f1s):.2f} ± {spread(f1s):.2f} | "
-            f"{statistics.mean(ious):.2f} ± {spread(ious):.2f} |"
-        )
-    print(
-        "\n" + json.dumps({f"{m}|{s}": [r["f1"] for r in rows] for (m, s), rows in scores.items()})
-    )
+    if plan and not args.report:
+        run_plan(args.out, plan, budget, regimes)
+        print(f"plan done in {time.perf_counter() - started:.0f} s", flush=True)
+    print(report(args.out))
 
 
 if __name__ == "__main__":

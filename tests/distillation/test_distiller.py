@@ -236,3 +236,25 @@ def test_recalibration_averages_batch_statistics(tiny_model, batch):
         recalibrate_batchnorm(model, [])
     for key, value in model.state_dict().items():
         assert torch.equal(value, before[key]), key
+
+
+def test_config_table_in_the_docs_matches_the_dataclass():
+    import dataclasses
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "distillation.md").read_text()
+    table = text[text.index("### `DistillationConfig`") :]
+    documented: dict[str, str] = {}
+    for line in table.splitlines()[4:]:
+        if not line.startswith("| `"):
+            break
+        names, default = line.split("|")[1:3]
+        for name in re.findall(r"`(\w+)`", names):
+            documented[name] = default.strip()
+
+    def shown(value) -> str:
+        return f"`{value}`" if isinstance(value, str) else str(value)
+
+    expected = {f.name: shown(f.default) for f in dataclasses.fields(DistillationConfig)}
+    assert documented == expected

@@ -132,3 +132,22 @@ def test_command_line_overrides(parser):
     assert config.model.init_args.optim.lr == 0.01
     assert config.checkpoint.monitor == "val/f1" and config.checkpoint.mode == "max"
     assert config.last_checkpoint.filename == "last"
+
+
+def test_hicd_overlays_follow_the_library(parser):
+    from dataclasses import asdict
+
+    from hicd.distillation import DistillationConfig
+    from hicd.distillation.config import PRESETS
+
+    base = "levir_cd/student.yaml"
+    defaults = parse(parser, base, "students/hicd.yaml").model.init_args.distillation
+    assert dict(defaults) == asdict(DistillationConfig())  # no default written twice
+    v1 = parse(parser, base, "students/hicd-v1.yaml").model.init_args.distillation
+    assert dict(v1) == asdict(DistillationConfig(**PRESETS["hicd-v1"]))
+
+
+def test_ema_overlay(parser):
+    config = parse(parser, "levir_cd/teacher.yaml", "callbacks/ema.yaml")
+    (callback,) = config.trainer.callbacks
+    assert callback.class_path.endswith("EMAWeightAveraging")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Any
 
 from hicd.errors import ConfigError
 
@@ -73,8 +74,8 @@ class DistillationConfig:
     teacher_bn: str = "batch"
     recalibrate_batches: int = 32
     warmup_steps: int = 0
-    lambda_sfd: float = 0.1
-    lambda_cfd: float = 0.1
+    lambda_sfd: float = 1.0
+    lambda_cfd: float = 1.0
     w_self: float = 1.0
     w_cross: float = 1.0
     w_global: float = 1.0
@@ -108,3 +109,24 @@ class DistillationConfig:
                 )
         if self.temperature <= 0:
             raise ConfigError(f"distillation.temperature: must be > 0, got {self.temperature}")
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "hicd-v1": {
+        "method": "hicd",
+        "centered": False,
+        "reduction": "sum",
+        "teacher_bn": "running",
+        "sfd_levels": None,
+        "cfd_levels": None,
+        "lambda_sfd": 0.1,
+        "lambda_cfd": 0.1,
+        "w_self": 1.0,
+        "w_cross": 1.0,
+        "w_global": 1.0,
+        "warmup_steps": 0,
+    },
+}
+"""Named option sets: ``hicd-v1`` is the objective of hicd 0.1 (uncentred correlations, every
+term summed, the teacher's running BatchNorm statistics, λ = 0.1), kept for comparisons
+(``DistillationConfig(**PRESETS["hicd-v1"])``, configs/students/hicd-v1.yaml)."""

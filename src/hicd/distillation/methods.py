@@ -65,25 +65,35 @@ Term = tuple[str, str, float, Tensor]
 unweighted value."""
 LevelLoss = Callable[[Sequence[Tensor], Sequence[Tensor]], Tensor]
 """A loss on one level: (student features, teacher features) of that level → scalar."""
-Kinds = dict[str, tuple[str, bool, float, LevelLoss]]
-"""Term name → (kind, on, kind weight, loss) of one module's terms at every level."""
+Kinds = dict[str, tuple[str, LevelLoss]]
+"""Term name → (kind, loss) of one module's terms at every level."""
+
+
+def _switches(config: DistillationConfig) -> dict[str, tuple[bool, float]]:
+    """Kind → (on, weight)."""
+    return {
+        "self": (config.use_self, config.w_self),
+        "cross": (config.use_cross, config.w_cross),
+        "global": (config.use_global, config.w_global),
+    }
 
 
 def _level_terms(
     prefix: str,
     student: Sequence[Sequence[Tensor]],
     teacher: Sequence[Sequence[Tensor]],
-    levels: Sequence[int] | None,
+    config: DistillationConfig,
     option: str,
     kinds: Kinds,
 ) -> list[Term]:
-    """Every enabled term at every chosen level, named ``prefix/name/lLEVEL``."""
+    """Every enabled term at every level of ``config.<option>``, named ``prefix/name/lLEVEL``."""
     count = _level_count(student, teacher, option)
+    switches = _switches(config)
     return [
-        (f"{prefix}/{name}/l{level}", kind, weight, loss(student[level], teacher[level]))
-        for level in resolve_levels(levels, count, option)
-        for name, (kind, on, weight, loss) in kinds.items()
-        if on
+        (f"{prefix}/{name}/l{level}", kind, switches[kind][1], loss(student[level], teacher[level]))
+        for level in resolve_levels(getattr(config, option), count, option)
+        for name, (kind, loss) in kinds.items()
+        if switches[kind][0]
     ]
 
 
@@ -136,58 +146,29 @@ class CorrelationDistillation(DistillationObjective):
     """``hicd``: hierarchical correlation distillation (SFD on encoder, CFD on change features)."""
 
     def _sfd(self, s: ChangeOutput, t: ChangeOutput) -> list[Term]:
-        cfg = self.config
-        centered = cfg.centered
+        c = self.config.centered
         kinds: Kinds = {
-            "self_t1": (
-                "self",
-                cfg.use_self,
-                cfg.w_self,
-                lambda s, t: self_correlation_loss(s[0], t[0], centered),
-            ),
-            "self_t2": (
-                "self",
-                cfg.use_self,
-                cfg.w_self,
-                lambda s, t: self_correlation_loss(s[1], t[1], centered),
-            ),
-            "cross": (
-                "cross",
-                cfg.use_cross,
-                cfg.w_cross,
-                lambda s, t: cross_correlation_loss(s[0], s[1], t[0], t[1], centered),
-            ),
+            "self_t1": ("self", lambda s, t: self_correlation_loss(s[0], t[0], c)),
+            "self_t2": ("self", lambda s, t: self_correlation_loss(s[1], t[1], c)),
+            "cross": ("cross", lambda s, t: cross_correlation_loss(s[0], s[1], t[0], t[1], c)),
             "global": (
                 "global",
-                cfg.use_global,
-                cfg.w_global,
-                lambda s, t: global_correlation_loss(torch.cat(s), torch.cat(t), centered),
+                lambda s, t: global_correlation_loss(torch.cat(s), torch.cat(t), c),
             ),
         }
         student = list(zip(s.features_t1, s.features_t2, strict=True))
         teacher = list(zip(t.features_t1, t.features_t2, strict=True))
-        return _level_terms("sfd", student, teacher, cfg.sfd_levels, "sfd_levels", kinds)
+        return _level_terms("sfd", student, teacher, self.config, "sfd_levels", kinds)
 
     def _cfd(self, s: ChangeOutput, t: ChangeOutput) -> list[Term]:
-        cfg = self.config
-        centered = cfg.centered
+        c = self.config.centered
         kinds: Kinds = {
-            "self": (
-                "self",
-                cfg.use_self,
-                cfg.w_self,
-                lambda s, t: self_correlation_loss(s[0], t[0], centered),
-            ),
-            "global": (
-                "global",
-                cfg.use_global,
-                cfg.w_global,
-                lambda s, t: global_correlation_loss(s[0], t[0], centered),
-            ),
+            "self": ("self", lambda s, t: self_correlation_loss(s[0], t[0], c)),
+            "global": ("global", lambda s, t: global_correlation_loss(s[0], t[0], c)),
         }
         student = [(f,) for f in s.change_features]
         teacher = [(f,) for f in t.change_features]
-        return _level_terms("cfd", student, teacher, cfg.cfd_levels, "cfd_levels", kinds)
+        return _level_terms("cfd", student, teacher, self.config, "cfd_levels", kinds)
 
     def forward(self, student: ChangeOutput, teacher: ChangeOutput | None) -> DistillationTerms:
         assert teacher is not None

@@ -65,3 +65,28 @@ class ChangeMetrics(BinaryStatScores):
     def counts(self) -> dict[str, int]:
         """The accumulated confusion matrix (synced in DDP only through ``compute``)."""
         return {name: int(getattr(self, name).sum()) for name in ("tp", "fp", "tn", "fn")}
+
+
+def cell_counts(change: Tensor, target: Tensor, cell: int) -> Tensor:
+    """Confusion counts of the change class in square ``cell``×``cell`` windows of one image
+    (the last row and column of cells may be smaller): a K×4 int64 tensor of (tp, fp, tn, fn),
+    cells in row-major order, pixels labelled 255 ignored. Sums of cells give the image's
+    counts; resampling cells gives bootstrap intervals (``hicd.evaluation.statistics``)."""
+    if change.shape != target.shape or change.ndim != 2:
+        raise ValueError(
+            f"cell_counts: change {tuple(change.shape)} and target {tuple(target.shape)} must be "
+            "equal H×W maps"
+        )
+    if cell <= 0:
+        raise ValueError(f"cell_counts: cell must be > 0, got {cell}")
+    valid = target != IGNORE_INDEX
+    pred, true = (change > 0) & valid, (target == 1) & valid
+    kinds = torch.stack([pred & true, pred & ~true, ~pred & ~true & valid, ~pred & true])
+    height, width = target.shape
+    return torch.stack(
+        [
+            kinds[:, top : top + cell, left : left + cell].sum(dim=(1, 2))
+            for top in range(0, height, cell)
+            for left in range(0, width, cell)
+        ]
+    ).to(torch.int64)

@@ -24,7 +24,7 @@ from hicd.data.dataset import Sample
 from hicd.degradations import DegradationSetting, expand_settings
 from hicd.errors import ConfigError, DataError
 from hicd.evaluation.examples import ExampleCollector
-from hicd.evaluation.metrics import ChangeMetrics
+from hicd.evaluation.metrics import ChangeMetrics, cell_counts
 from hicd.evaluation.results import Score, write_results
 from hicd.inference.checkpoint import CheckpointInfo, load_model
 from hicd.inference.tiled import predict_change_probability, resolve_device
@@ -161,6 +161,7 @@ def evaluate_checkpoints(
     ignore_value: int | None = None,
     workers: int = 0,
     progress: bool = True,
+    cell: int | None = None,
 ) -> list[dict[str, Any]]:
     """Score each checkpoint under each setting on a generic-layout dataset.
 
@@ -187,10 +188,14 @@ def evaluate_checkpoints(
             labels).
         workers: data-loading processes that read and degrade ahead of the models (0: inline).
         progress: show a progress bar over settings × pairs.
+        cell: also return the confusion counts of every ``cell``×``cell`` window of every pair
+            (key ``cells``: one ``[tp, fp, tn, fn]`` per window), the units of a bootstrap
+            over the evaluation set (``hicd.evaluation.statistics.bootstrap_f1``).
 
     Returns:
         One dict per (checkpoint, setting), checkpoint-major, with the keys model, setting,
-        precision, recall, f1, iou, oa and kappa (fractions in [0, 1]).
+        precision, recall, f1, iou, oa and kappa (fractions in [0, 1]), and ``cells`` when
+        ``cell`` is given.
     """
     checkpoints = [Path(path) for path in checkpoints]
     if not checkpoints:
@@ -212,6 +217,7 @@ def evaluate_checkpoints(
     entrants = _load(checkpoints, names, resolve_device(device), tile, overlap)
 
     metrics = {(e.name, case.name): ChangeMetrics() for e in entrants for case in cases}
+    cells: dict[tuple[str, str], list[torch.Tensor]] = {key: [] for key in metrics}
     example_case = _example_case(cases)
     collector = ExampleCollector(examples)
     total = sum(len(dataset) for dataset in datasets.values())
@@ -232,6 +238,9 @@ def evaluate_checkpoints(
                     )
                     change = (probabilities[entrant.name] > 0.5).long()
                     metrics[entrant.name, case.name].update(change[None], sample["mask"][None])
+                    if cell is not None:
+                        counts = cell_counts(change, sample["mask"], cell)
+                        cells[entrant.name, case.name].append(counts)
                 if case is example_case:
                     collector.offer(index, sample, probabilities)
                 bar.update()
@@ -242,6 +251,9 @@ def evaluate_checkpoints(
         for case in cases
     ]
     rows = [score.row() for score in scores]
+    if cell is not None:
+        for row in rows:
+            row["cells"] = torch.cat(cells[row["model"], row["setting"]]).tolist()
     if out is not None:
         context = _context(entrants, data, split, seed, date, degraded_t2_dir)
         _write(Path(out), scores, context, collector, [e.name for e in entrants], example_case)

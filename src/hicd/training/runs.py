@@ -9,7 +9,7 @@ import warnings
 from pathlib import Path
 
 import lightning.pytorch as pl
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import EMAWeightAveraging, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from hicd.atomic import atomic_path
@@ -35,18 +35,27 @@ def fit_best(
     run: Path,
     val_every: int = 50,
     progress: bool = True,
+    ema_decay: float | None = None,
 ) -> Path:
     """Train ``module`` for ``steps`` optimiser steps, validating every ``val_every`` steps;
-    return the checkpoint with the best ``val/f1`` (chosen on validation data only)."""
+    return the checkpoint with the best ``val/f1`` (chosen on validation data only).
+
+    ``ema_decay`` keeps an exponential moving average of the weights (and BatchNorm
+    statistics) with Lightning's ``EMAWeightAveraging``; validation and the saved checkpoints
+    then use the averaged weights.
+    """
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     checkpoint = ModelCheckpoint(
         dirpath=run, filename="best", monitor="val/f1", mode="max", save_top_k=1
     )
+    callbacks: list[pl.Callback] = [checkpoint]
+    if ema_decay is not None:
+        callbacks.append(EMAWeightAveraging(decay=ema_decay))
     trainer = pl.Trainer(
         max_steps=steps,
         val_check_interval=min(val_every, steps),
         check_val_every_n_epoch=None,
-        callbacks=[checkpoint],
+        callbacks=callbacks,
         logger=CSVLogger(run, name="logs"),
         accelerator="auto",
         devices=1,
@@ -78,6 +87,7 @@ def fit_student(
     eval_tile: int | None = None,
     val_every: int = 50,
     progress: bool = True,
+    ema_decay: float | None = None,
 ) -> Path:
     """Seed, build a ``StudentModule`` on ``teacher_checkpoint`` and ``fit_best`` it."""
     pl.seed_everything(seed, workers=True, verbose=False)
@@ -91,7 +101,7 @@ def fit_student(
         crop_size=crop_size,
         eval_tile=eval_tile,
     )
-    return fit_best(student, data, steps, run, val_every, progress)
+    return fit_best(student, data, steps, run, val_every, progress, ema_decay)
 
 
 def publish_checkpoint(source: Path, target: Path) -> Path:
