@@ -76,6 +76,8 @@ def _terms_at_first_step(teacher: Path, data_root: Path, teacher_bn: str) -> dic
         warnings.simplefilter("ignore")
         trainer.fit(module, datamodule=data)
     assert module.checkpoint_info().extra["teacher_bn"] == teacher_bn
+    values = list(seen.values())
+    print(f"teacher_bn={teacher_bn}: distillation terms {min(values):.3g}–{max(values):.3g}")
     return seen
 
 

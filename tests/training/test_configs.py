@@ -143,8 +143,11 @@ def test_hicd_overlays_follow_the_library(parser):
     base = "levir_cd/student.yaml"
     defaults = parse(parser, base, "students/hicd.yaml").model.init_args.distillation
     assert dict(defaults) == asdict(DistillationConfig())  # no default written twice
-    v1 = parse(parser, base, "students/hicd-v1.yaml").model.init_args.distillation
-    assert dict(v1) == asdict(DistillationConfig(**PRESETS["hicd-v1"]))
+    for name in PRESETS:
+        preset = parse(parser, base, f"students/{name}.yaml").model.init_args
+        assert dict(preset.distillation) == asdict(DistillationConfig(**PRESETS[name])), name
+    finetune = parse(parser, base, "students/hicd-finetune.yaml").model.init_args
+    assert finetune.init_from_teacher is True
 
 
 def test_ema_overlay(parser):

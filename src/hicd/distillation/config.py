@@ -74,8 +74,8 @@ class DistillationConfig:
     teacher_bn: str = "batch"
     recalibrate_batches: int = 32
     warmup_steps: int = 0
-    lambda_sfd: float = 1.0
-    lambda_cfd: float = 1.0
+    lambda_sfd: float = 0.1
+    lambda_cfd: float = 0.1
     w_self: float = 1.0
     w_cross: float = 1.0
     w_global: float = 1.0
@@ -126,7 +126,22 @@ PRESETS: dict[str, dict[str, Any]] = {
         "w_global": 1.0,
         "warmup_steps": 0,
     },
+    "hicd-finetune": {
+        "method": "hicd",
+        "centered": True,
+        "reduction": "mean",
+        "teacher_bn": "batch",
+        "sfd_levels": None,
+        "cfd_levels": None,
+        "lambda_sfd": 1.0,
+        "lambda_cfd": 1.0,
+        "w_self": 1.0,
+        "w_cross": 1.0,
+        "w_global": 1.0,
+        "warmup_steps": 0,
+    },
 }
-"""Named option sets: ``hicd-v1`` is the objective of hicd 0.1 (uncentred correlations, every
-term summed, the teacher's running BatchNorm statistics, λ = 0.1), kept for comparisons
-(``DistillationConfig(**PRESETS["hicd-v1"])``, configs/students/hicd-v1.yaml)."""
+"""Named option sets (``DistillationConfig(**PRESETS[name])``, configs/students/<name>.yaml):
+``hicd-v1`` is the objective of hicd 0.1 (uncentred correlations, every term summed, the
+teacher's running BatchNorm statistics, λ = 0.1), kept for comparisons; ``hicd-finetune`` is the
+validation choice for students fine-tuned from the teacher (λ = 1, docs/method.md)."""
