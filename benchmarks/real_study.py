@@ -30,6 +30,8 @@ options) and seed, so the study resumes where it stopped and later plans reuse e
     .venv/bin/python benchmarks/real_study.py --plan ablation --out /tmp/hicd-study
     .venv/bin/python benchmarks/real_study.py --plan final --out /tmp/hicd-study
     .venv/bin/python benchmarks/real_study.py --report --out /tmp/hicd-study   # tables only
+    .venv/bin/python benchmarks/real_study.py --report --datasets levir --regime finetune \
+        --configs none,F --seeds 0,1,2,3,4 --out /tmp/hicd-study         # the matching runs only
     .venv/bin/python benchmarks/real_study.py --quick --out /tmp/hicd-smoke    # a few minutes
 """
 
@@ -441,8 +443,12 @@ def summary_rows(
         groups[run["key"]].append(run)
     none = _by_seed(groups.get(config_key(resolve("none")), []))
     lines = []
-    labels = {config_key(resolve(label)): label for label in CONFIGS}
-    for key, group in sorted(groups.items(), key=lambda item: _order(labels.get(item[0], ""))):
+    labels: dict[str, list[str]] = defaultdict(list)
+    for label in CONFIGS:
+        labels[config_key(resolve(label))].append(label)
+    for key, group in sorted(
+        groups.items(), key=lambda item: min(map(_order, labels.get(item[0], [""])))
+    ):
         group.sort(key=lambda r: r["seed"])
         scores = [r[split][setting] for r in group]
         f1s = [s["f1"] for s in scores]
@@ -479,8 +485,9 @@ def _order(label: str) -> tuple[int, str]:
     return (order.index(label) if label in order else len(order), label)
 
 
-def _label(labels: dict[str, str], key: str, group: list[dict]) -> str:
-    names = sorted({r["label"] for r in group} | ({labels[key]} if key in labels else set()))
+def _label(labels: dict[str, list[str]], key: str, group: list[dict]) -> str:
+    """Every name of the configuration: the runs' own and those of ``CONFIGS`` with its key."""
+    names = sorted({r["label"] for r in group} | set(labels.get(key, [])), key=_order)
     return " = ".join(f"`{n}`" for n in names)
 
 
@@ -509,8 +516,38 @@ HEADER = [
 ]
 
 
-def report(out: Path) -> str:
-    runs = load_runs(out)
+def select(
+    runs: list[dict],
+    datasets: list[str] | None = None,
+    settings: list[str] | None = None,
+    regimes: list[str] | None = None,
+    labels: list[str] | None = None,
+    seeds: list[int] | None = None,
+) -> list[dict]:
+    """The runs (teachers included) that match every filter given."""
+    keys = None if labels is None else {config_key(resolve(label)) for label in labels}
+
+    def keep(run: dict) -> bool:
+        if datasets is not None and run["dataset"] not in datasets:
+            return False
+        if seeds is not None and run["seed"] not in seeds:
+            return False
+        if run["role"] == "teacher":
+            return True
+        return (
+            (settings is None or run["setting"] in settings)
+            and (regimes is None or run["regime"] in regimes)
+            and (keys is None or run["key"] in keys)
+        )
+
+    return [run for run in runs if keep(run)]
+
+
+def report(out: Path, runs: list[dict] | None = None) -> str:
+    """Every table of ``runs`` (default: all cached runs); also written to ``out/report.md``
+    when all runs are reported."""
+    everything = runs is None
+    runs = load_runs(out) if runs is None else runs
     lines = [f"Runs: {len(runs)}, training time {sum(r['seconds'] for r in runs) / 3600:.2f} h "
              "(sum over runs).", ""]  # fmt: skip
     for dataset in sorted({r["dataset"] for r in runs}):
@@ -521,12 +558,16 @@ def report(out: Path) -> str:
         for regime in regimes:
             for split in ("test", "val"):
                 for setting in settings:
+                    rows = summary_rows(runs, dataset, regime, setting, split)
+                    if not rows:
+                        continue
                     lines += [f"### {dataset}, {regime}, {setting}, {split}", "", *HEADER]
                     lines += teacher_rows(runs, dataset, [setting], split)
-                    lines += summary_rows(runs, dataset, regime, setting, split)
+                    lines += rows
                     lines.append("")
     text = "\n".join(lines)
-    write_text_atomic(out / "report.md", text)
+    if everything:
+        write_text_atomic(out / "report.md", text)
     return text
 
 
@@ -537,32 +578,46 @@ def main() -> None:
         "--plan", choices=sorted(PLANS), help="what to train (cached runs are kept)"
     )
     parser.add_argument("--datasets", help="comma-separated (instead of --plan)")
-    parser.add_argument("--settings", default="resolution-x4,multi-x4")
+    parser.add_argument("--settings", help="comma-separated (default: resolution-x4,multi-x4)")
     parser.add_argument("--configs", help="comma-separated labels of CONFIGS")
-    parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--regime", choices=sorted(REGIMES), default="finetune")
-    parser.add_argument("--report", action="store_true", help="only print the tables")
+    parser.add_argument("--seeds", help="comma-separated (default: 0,1,2)")
+    parser.add_argument("--regime", choices=sorted(REGIMES), help="(default: finetune)")
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="only print the tables (of the runs matching --datasets, --settings, --configs, "
+        "--seeds and --regime where given)",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="1 seed, a few steps, both datasets")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    budget, regimes = Budget(), REGIMES
+
+    def split(text: str | None) -> list[str] | None:
+        return text.split(",") if text else None
+
+    seeds = [int(seed) for seed in split(args.seeds) or []] or None
+    if args.report:
+        runs = select(
+            load_runs(args.out), split(args.datasets), split(args.settings),
+            [args.regime] if args.regime else None, split(args.configs), seeds,
+        )  # fmt: skip
+        print(report(args.out, runs))
+        return
+    budget, regimes, regime = Budget(), REGIMES, args.regime or "finetune"
     if args.quick:
         budget = Budget(teacher_steps=4, val_every=4)
         regimes = {name: dataclasses.replace(r, steps=4) for name, r in REGIMES.items()}
-        plan = [(args.regime, list(DATASETS), ["multi-x4"], ["none", "hicd"], [0])]
+        plan = [(regime, list(DATASETS), ["multi-x4"], ["none", "hicd"], [0])]
     elif args.plan:
         plan = PLANS[args.plan]
     elif args.datasets and args.configs:
-        plan = [(
-            args.regime, args.datasets.split(","), args.settings.split(","),
-            args.configs.split(","),
-            [int(s) for s in args.seeds.split(",")],
-        )]  # fmt: skip
+        settings = split(args.settings) or ["resolution-x4", "multi-x4"]
+        plan = [(regime, split(args.datasets), settings, split(args.configs), seeds or [0, 1, 2])]
     else:
         plan = []
     started = time.perf_counter()
-    if plan and not args.report:
+    if plan:
         run_plan(args.out, plan, budget, regimes)
         print(f"plan done in {time.perf_counter() - started:.0f} s", flush=True)
     print(report(args.out))

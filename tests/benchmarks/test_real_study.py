@@ -45,3 +45,20 @@ def test_cache_keys_ignore_other_methods_options(study):
     hicd = study.config_key(DistillationConfig())
     assert hicd != study.config_key(DistillationConfig(lambda_sfd=3.0))
     assert hicd == study.config_key(DistillationConfig(temperature=2.0))
+
+
+def test_select_filters_students_and_keeps_their_teachers(study):
+    none, f = study.config_key(study.resolve("none")), study.config_key(study.resolve("F"))
+    runs = [
+        {"role": "teacher", "dataset": "levir", "seed": 0},
+        {"role": "teacher", "dataset": "levir", "seed": 3},
+        {"role": "teacher", "dataset": "sztaki", "seed": 0},
+        *(
+            {"role": "student", "dataset": "levir", "seed": seed, "setting": setting,
+             "regime": "finetune", "key": key}
+            for seed in (0, 3) for setting in ("multi-x4", "resolution-x4") for key in (none, f)
+        ),
+    ]  # fmt: skip
+    chosen = study.select(runs, ["levir"], ["multi-x4"], ["finetune"], ["F"], [0])
+    assert [(r["role"], r.get("key")) for r in chosen] == [("teacher", None), ("student", f)]
+    assert study.select(runs) == runs
