@@ -28,6 +28,20 @@ LIGHTNING_SUBCOMMANDS: dict[str, str] = {
 }
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Appends ``(default: X)`` to every option whose help does not state its default."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if (
+            action.option_strings
+            and action.default not in (None, False, argparse.SUPPRESS)
+            and "default" not in text
+        ):
+            text += " (default: %(default)s)"
+        return text
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The argparse parser; only ``command``'s module is imported (all are listed in help)."""
     parser = argparse.ArgumentParser(
@@ -40,7 +54,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
             subparsers.add_parser(name, help=help_text)
             continue
         module = importlib.import_module(module_name)
-        sub = subparsers.add_parser(name, help=help_text, description=module.__doc__)
+        sub = subparsers.add_parser(
+            name, help=help_text, description=module.__doc__, formatter_class=HelpFormatter
+        )
         module.add_arguments(sub)
         sub.set_defaults(handler=module.run)
     for name, help_text in LIGHTNING_SUBCOMMANDS.items():
