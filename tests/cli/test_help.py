@@ -23,7 +23,7 @@ def test_every_default_is_in_help(command: str) -> None:
         action.option_strings[0]
         for action in parser._actions
         if action.option_strings
-        and action.default not in (None, False, argparse.SUPPRESS)
+        and not any(action.default is v for v in (None, False, argparse.SUPPRESS))
         and "default" not in formatter._expand_help(action)
     ]
     assert not missing, f"hicd {command} --help omits the default of {missing}"

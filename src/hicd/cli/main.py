@@ -35,7 +35,7 @@ class HelpFormatter(argparse.HelpFormatter):
         text = action.help or ""
         if (
             action.option_strings
-            and action.default not in (None, False, argparse.SUPPRESS)
+            and not any(action.default is v for v in (None, False, argparse.SUPPRESS))
             and "default" not in text
         ):
             text += " (default: %(default)s)"
