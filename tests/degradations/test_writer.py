@@ -71,15 +71,15 @@ def test_degrade_t1_leaves_t2_untouched(generic_dataset, tmp_path) -> None:
     assert (out / "A" / "a.png").read_bytes() != (root / "A" / "a.png").read_bytes()
 
 
-def test_refuses_non_empty_output_unless_overwrite(generic_dataset, tmp_path) -> None:
+def test_refuses_non_empty_output_even_with_overwrite(generic_dataset, tmp_path) -> None:
     root = generic_dataset(names=("a",))
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("x")
-    with pytest.raises(HicdError, match="out: output folder is not empty"):
-        write_degraded_dataset(root, out, "resolution-x2", progress=False)
-    write_degraded_dataset(root, out, "resolution-x2", overwrite=True, progress=False)
-    assert not (out / "keep.txt").exists() and (out / "B" / "a.png").exists()
+    for overwrite in (False, True):
+        with pytest.raises(HicdError, match="out: output folder is not empty"):
+            write_degraded_dataset(root, out, "resolution-x2", overwrite=overwrite, progress=False)
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
 
 
 def test_interrupted_run_leaves_nothing_behind(generic_dataset, tmp_path, monkeypatch) -> None:

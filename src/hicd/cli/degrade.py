@@ -8,39 +8,108 @@ from __future__ import annotations
 
 import argparse
 
-from hicd.degradations import SCALES, SINGLE_KINDS, DegradationSetting
+from hicd.degradations import SCALES, SEVERITIES, SINGLE_KINDS, DegradationSetting
 from hicd.errors import ConfigError
+
+FAMILIES = ("resolution", "single", "multi")
+DEFAULT_SCALE = 4
+DEFAULT_SEVERITY = 3
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="dataset folder in the generic layout")
-    parser.add_argument("--out", required=True, help="output folder (must be empty or absent)")
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="output folder: new, empty, or a previous hicd degrade output (with --overwrite); "
+        "never the --data folder, inside it or above it",
+    )
     parser.add_argument(
         "--setting",
         required=True,
-        choices=("resolution", "single", "multi"),
-        help="quality difference",
+        metavar="SETTING",
+        help="quality difference: a family (resolution, single, multi; with --scale, or --kind "
+        "and --severity) or a full name (resolution-x4, single-jpeg-s3, multi-x4)",
     )
     parser.add_argument(
-        "--scale", type=int, default=4, choices=SCALES, help="resolution/multi scale"
+        "--scale",
+        type=int,
+        choices=SCALES,
+        help=f"resolution/multi family: the scale (default: {DEFAULT_SCALE})",
     )
-    parser.add_argument("--kind", choices=SINGLE_KINDS, help="single: the degradation kind")
     parser.add_argument(
-        "--severity", type=int, default=3, choices=range(1, 6), help="single: 1 to 5"
+        "--kind", choices=SINGLE_KINDS, help="single family: the degradation kind (required)"
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the deterministic degradation")
-    parser.add_argument("--date", choices=("t1", "t2"), default="t2", help="which date to degrade")
-    parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--severity",
+        type=int,
+        choices=SEVERITIES,
+        help=f"single family: 1 to 5 (default: {DEFAULT_SEVERITY})",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the deterministic degradation (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--date",
+        choices=("t1", "t2"),
+        default="t2",
+        help="which date to degrade (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a previous hicd degrade output in --out (default: off; any other "
+        "non-empty folder is refused)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar (default: off)")
 
 
 def setting_from_args(args: argparse.Namespace) -> DegradationSetting:
-    """The degradation setting the options describe."""
-    if args.setting == "single":
-        if args.kind is None:
-            raise ConfigError(f"--setting single needs --kind (one of {', '.join(SINGLE_KINDS)})")
-        return DegradationSetting("single", kind=args.kind, severity=args.severity)
-    return DegradationSetting(args.setting, scale=args.scale)
+    """The degradation setting the options describe; options that do not apply are refused."""
+    given = [
+        option
+        for option, value in (
+            ("--scale", args.scale),
+            ("--kind", args.kind),
+            ("--severity", args.severity),
+        )
+        if value is not None
+    ]
+    if args.setting in FAMILIES:
+        applies = ("--kind", "--severity") if args.setting == "single" else ("--scale",)
+        for option in given:
+            if option not in applies:
+                raise ConfigError(
+                    f"{option} does not apply to --setting {args.setting} "
+                    f"(it takes {' and '.join(applies)})"
+                )
+        if args.setting == "single":
+            if args.kind is None:
+                raise ConfigError(
+                    f"--setting single needs --kind (one of {', '.join(SINGLE_KINDS)})"
+                )
+            severity = DEFAULT_SEVERITY if args.severity is None else args.severity
+            return DegradationSetting("single", kind=args.kind, severity=severity)
+        scale = DEFAULT_SCALE if args.scale is None else args.scale
+        return DegradationSetting(args.setting, scale=scale)
+    try:
+        setting = DegradationSetting.parse(args.setting)
+    except ConfigError as error:
+        raise ConfigError(f"--setting: {error} (or a family: {', '.join(FAMILIES)})") from None
+    if setting.setting == "clean":
+        raise ConfigError(
+            "--setting clean: a clean copy is the dataset itself; choose resolution, single or "
+            "multi (or a full name such as multi-x4)"
+        )
+    if given:
+        raise ConfigError(
+            f"{given[0]} does not apply to --setting {setting.name}, whose name already fixes it; "
+            f"drop {given[0]} or give the family ({setting.setting})"
+        )
+    return setting
 
 
 def run(args: argparse.Namespace) -> int:

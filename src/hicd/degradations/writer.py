@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Literal
@@ -17,8 +18,11 @@ from hicd.data.io import RASTERIO_SUFFIXES, image_to_tensor, pixel_scale, read_i
 from hicd.data.pairing import pair_folders
 from hicd.degradations.degrader import Degrader
 from hicd.degradations.settings import DegradationSetting
+from hicd.errors import ConfigError
 
 DATE_FOLDERS = {"t1": "A", "t2": "B"}
+MANIFEST = "degradation.json"
+MANIFEST_KEYS = ("setting", "seed", "date", "images")
 
 
 def write_degraded_dataset(
@@ -37,15 +41,20 @@ def write_degraded_dataset(
     ``degradation.json`` records the setting, the seed and every image's parameters. The
     degradation is deterministic in (seed, image name, setting), so two runs give identical
     bytes. The output appears atomically once complete.
+
+    ``data`` is never modified: an ``out`` equal to, inside or containing ``data`` (after
+    resolving links) is refused. A non-empty ``out`` is refused unless it is a previous
+    ``hicd degrade`` output holding only the files hicd wrote, and ``overwrite`` is set.
     """
     data, out = Path(data), Path(out)
+    target = check_output_folder(data, out, overwrite)
     if isinstance(setting, str):
         setting = DegradationSetting.parse(setting)
     label_dir = data / "label" if (data / "label").is_dir() else None
     pairs = pair_folders(data / "A", data / "B", label_dir)
     degrader = Degrader(setting, seed=seed)
     records: dict[str, dict] = {}
-    with atomic_directory(out, overwrite=overwrite) as tmp:
+    with atomic_directory(target, overwrite=overwrite) as tmp:
         for name in ("A", "B", *(["label"] if label_dir else [])):
             (tmp / name).mkdir()
         if (data / "list").is_dir():
@@ -72,8 +81,82 @@ def write_degraded_dataset(
             "date": date,
             "images": records,
         }
-        (tmp / "degradation.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        check_output_folder(data, out, overwrite)  # again: the folder may have changed meanwhile
     return out
+
+
+def check_output_folder(data: Path, out: Path, overwrite: bool) -> Path:
+    """The real (link-resolved) folder ``hicd degrade`` may write ``out`` to; ConfigError if
+    ``out`` overlaps ``data`` or is non-empty and not a replaceable previous output."""
+    out_real = out.resolve()
+    # the dataset's folders too, in case one of them is a link to somewhere else
+    for source in (data, *(data / name for name in ("A", "B", "label", "list"))):
+        source_real = source.resolve()
+        if out_real == source_real:
+            relation = "is"
+        elif source_real in out_real.parents:
+            relation = "is inside"
+        elif out_real in source_real.parents:
+            relation = "contains"
+        else:
+            continue
+        what = f"the --data folder {data}" if source == data else f"{source} (part of --data)"
+        via = f" (resolved: {out_real})" if out_real != out.absolute() else ""
+        raise ConfigError(
+            f"--out {out}{via} {relation} {what}; hicd degrade never writes into or over its "
+            "input: choose an --out outside it"
+        )
+    if not out_real.is_dir() or not any(out_real.iterdir()):
+        return out_real
+    foreign = _foreign_entry(out_real)
+    if foreign is not None:
+        raise ConfigError(
+            f"--out {out}: output folder is not empty and is not an hicd degrade output "
+            f"({foreign}); --overwrite replaces only a previous hicd degrade output holding only "
+            "the files it wrote: choose an empty or new folder"
+        )
+    if not overwrite:
+        raise ConfigError(
+            f"--out {out}: output folder is not empty (a previous hicd degrade output; "
+            "use --overwrite to replace it)"
+        )
+    return out_real
+
+
+def _foreign_entry(out: Path) -> str | None:
+    """Why ``out`` is not purely a previous ``hicd degrade`` output (a reason naming the first
+    offending path), or None: a valid manifest plus A/, B/, label/ holding only files named
+    after its images and list/ holding only plain files."""
+    try:
+        manifest = json.loads((out / MANIFEST).read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        manifest = None
+    if (
+        not isinstance(manifest, dict)
+        or any(key not in manifest for key in MANIFEST_KEYS)
+        or not isinstance(manifest["images"], dict)
+    ):
+        return f"no valid {MANIFEST} with keys {', '.join(MANIFEST_KEYS)}"
+    names = set(manifest["images"])
+    for entry in sorted(out.iterdir()):
+        if entry.is_symlink():
+            return f"{entry} is a link"
+        if entry.name == MANIFEST and entry.is_file():
+            continue
+        if entry.name in (*DATE_FOLDERS.values(), "label") and entry.is_dir():
+            for item in sorted(entry.iterdir()):
+                if item.is_symlink() or not item.is_file() or item.stem not in names:
+                    return f"{item} was not written by hicd degrade"
+            continue
+        if entry.name == "list" and entry.is_dir():
+            for root, folders, files in os.walk(entry):
+                for name in (*folders, *files):
+                    if os.path.islink(os.path.join(root, name)):
+                        return f"{os.path.join(root, name)} is a link"
+            continue
+        return f"{entry} was not written by hicd degrade"
+    return None
 
 
 def write_like(image: torch.Tensor, source_array: np.ndarray, source: Path, folder: Path) -> Path:
