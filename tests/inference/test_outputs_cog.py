@@ -18,17 +18,17 @@ from hicd.api import ChangeDetector
 from hicd.cli.main import main
 from hicd.errors import ConfigError
 from hicd.inference import output
+from hicd.inference.checkpoint import CheckpointInfo
 from hicd.inference.output import MAP_NODATA, ChangeMapWriter, encode
 from hicd.inference.vector import write_change_polygons
-
-from .conftest import CRS as UTM
-from .conftest import FAKE_INFO, ORIGIN
 
 cogeo = pytest.importorskip("rio_cogeo.cogeo")
 shapely = pytest.importorskip("shapely")
 from shapely.geometry import shape  # noqa: E402
 
-TRANSFORM = Affine(0.5, 0.0, ORIGIN[0], 0.0, -0.5, ORIGIN[1])
+UTM = "EPSG:32631"  # that of conftest.write_geotiff
+TRANSFORM = Affine(0.5, 0.0, 500000.0, 0.0, -0.5, 4000000.0)
+INFO = CheckpointInfo(model_config={"name": "local_net", "in_channels": 3}, tile_size=64)
 
 
 def open_map(path: Path, **options) -> rasterio.io.DatasetReader:
@@ -44,10 +44,12 @@ def cog_validate(path: Path) -> tuple[bool, list[str], list[str]]:
         return cogeo.cog_validate(path)
 
 
-def write_map(path: Path, encoded: np.ndarray, probabilities: bool, crs=UTM) -> Path:
+def write_map(
+    path: Path, encoded: np.ndarray, probabilities: bool, crs=UTM, transform=TRANSFORM
+) -> Path:
     """Write ``encoded`` with ``ChangeMapWriter`` in bands of 100 rows, as prediction does."""
     height, width = encoded.shape
-    transform = TRANSFORM if crs else None
+    transform = transform if crs else None
     crs = CRS.from_string(crs) if crs else None
     with ChangeMapWriter(path, height, width, crs, transform, probabilities, {"k": "v"}) as writer:
         for top in range(0, height, 100):
@@ -129,7 +131,7 @@ def test_predicted_map_is_a_cog_equal_to_in_memory_prediction(
     a, b = random_image(1024, 1024, seed=1), random_image(1024, 1024, seed=2)
     t1 = geotiff(tmp_path / "t1.tif", a, pixel=0.5)
     t2 = geotiff(tmp_path / "t2.tif", b, pixel=0.5)
-    detector = ChangeDetector(local_net, FAKE_INFO, "cpu")
+    detector = ChangeDetector(local_net, INFO, "cpu")
     expected = detector.predict(a, b, tile=256, overlap=64)
     out = tmp_path / "out" / "map.tif"
     detector.predict_files(
@@ -193,6 +195,21 @@ def test_geojson_is_rfc7946_and_matches_the_native_polygons(tmp_path):
     assert square["properties"]["area"] == 375.0  # 1500 px of 0.25 m²
 
 
+def test_polygon_across_the_antimeridian_is_cut(tmp_path):
+    (east,), (north,) = transform_points("EPSG:4326", "EPSG:32660", [180.0], [50.0])
+    transform = Affine(10.0, 0.0, east - 400.0, 0.0, -10.0, north + 300.0)  # 180° mid-square
+    change_map = write_map(
+        tmp_path / "m.tif", ring_map(), False, crs="EPSG:32660", transform=transform
+    )
+    write_change_polygons(change_map, tmp_path / "v.geojson")
+    geometries = [shape(f["geometry"]) for f in load(tmp_path / "v.geojson")["features"]]
+    cut = [g for g in geometries if g.geom_type == "MultiPolygon"]
+    assert len(cut) == 1 and all(g.is_valid for g in geometries)
+    parts = list(cut[0].geoms)
+    assert {np.sign(part.centroid.x) for part in parts} == {-1.0, 1.0}
+    assert all(part.exterior.is_ccw for part in parts)
+
+
 def test_pixel_grid_map_keeps_pixel_coordinates(tmp_path):
     change_map = write_map(tmp_path / "m.tif", ring_map(), False, crs=None)
     assert write_change_polygons(change_map, tmp_path / "v.geojson") == 2
@@ -221,7 +238,7 @@ def test_vector_crs_option(tiny_checkpoint, geotiff, random_image, tmp_path, cap
         x, _ = collection["features"][0]["geometry"]["coordinates"][0][0]
         if option:
             assert collection["crs"]["properties"]["name"] == "urn:ogc:def:crs:EPSG::32631"
-            assert x >= ORIGIN[0]
+            assert x >= 500000.0  # write_geotiff's origin
         else:
             assert "crs" not in collection and 2.9 < x < 3.1
     with pytest.raises(SystemExit):
