@@ -37,7 +37,7 @@ COG_CACHE_MB = 64
 def output_profile(
     height: int, width: int, crs: CRS | None, transform: Affine | None, probabilities: bool
 ) -> dict:
-    """rasterio creation options of the tiled scratch GeoTIFF (``ChangeMapWriter`` makes the COG)."""
+    """rasterio creation options of the tiled scratch GeoTIFF that ``ChangeMapWriter`` converts."""
     profile = {
         "driver": "GTiff",
         "height": height,
