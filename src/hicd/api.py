@@ -140,6 +140,7 @@ class ChangeDetector:
         value_scale: float | None = None,
         quicklook: bool | str | Path | None = True,
         vector: str | Path | None = None,
+        vector_crs: str = "EPSG:4326",
         progress: bool = False,
     ) -> PredictionResult:
         """Write the change map of two image files (what ``hicd predict`` does).
@@ -159,6 +160,7 @@ class ChangeDetector:
             value_scale: pixel value that maps to 1.0 (default: the pixel type's maximum).
             quicklook: PNG of the changes over t1 (True: ``out`` with .png; a path; False: none).
             vector: GeoJSON file for the changes as polygons (None: none).
+            vector_crs: ``"EPSG:4326"`` (RFC 7946 longitude/latitude) or ``"native"`` (t1's CRS).
             progress: show a progress bar.
         """
         return predict_scene(
@@ -177,6 +179,7 @@ class ChangeDetector:
             value_scale=value_scale,
             quicklook=quicklook,
             vector=vector,
+            vector_crs=vector_crs,
             progress=progress,
         )
 

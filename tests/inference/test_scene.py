@@ -202,11 +202,11 @@ def test_changes_as_polygons_with_areas(brightness_detector, geotiff, random_ima
     t1 = geotiff(tmp_path / "t1.tif", random_image(100, 120), pixel=0.5)
     t2 = geotiff(tmp_path / "t2.tif", scene, pixel=0.5)
     result = brightness_detector.predict_files(
-        t1, t2, tmp_path / "m.tif", vector=tmp_path / "m.geojson"
+        t1, t2, tmp_path / "m.tif", vector=tmp_path / "m.geojson", vector_crs="native"
     )
     for strip_rows in (1024, 16):  # one strip, and many (merged across strip edges)
         path = tmp_path / f"strips{strip_rows}.geojson"
-        count = write_change_polygons(result.out, path, strip_rows=strip_rows)
+        count = write_change_polygons(result.out, path, strip_rows=strip_rows, vector_crs="native")
         collection = json.loads(path.read_text())
         assert count == 2 == result.polygons
         assert collection["crs"]["properties"]["name"] == "urn:ogc:def:crs:EPSG::32631"

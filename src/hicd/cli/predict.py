@@ -76,6 +76,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="GEOJSON",
         help="also write the changes as polygons (GeoJSON; a folder in folder mode)",
     )
+    parser.add_argument(
+        "--vector-crs",
+        choices=("wgs84", "native"),
+        default="wgs84",
+        help="GeoJSON coordinates: RFC 7946 WGS 84 lon/lat, or t1's CRS (default: wgs84)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -93,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         "resampling": args.resampling,
         "bands": args.bands,
         "value_scale": args.value_scale,
+        "vector_crs": args.vector_crs,
         "progress": not args.quiet,
     }
     t1, t2 = Path(args.t1), Path(args.t2)

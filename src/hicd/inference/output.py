@@ -1,17 +1,22 @@
-"""The change-map GeoTIFF: t1's grid and georeference, tiled and compressed, written by rows.
+"""The change-map GeoTIFF: t1's grid and georeference, a Cloud-Optimized GeoTIFF (COG).
 
 Two encodings: a uint8 map (0 no change, 1 change, 255 nodata) or float32 change probabilities
-(NaN nodata). Pixels outside the predicted region are nodata.
+(NaN nodata). Pixels outside the predicted region are nodata. Rows are written as they come
+into a tiled scratch GeoTIFF, which GDAL's COG driver then copies (streaming) into the output
+with internal overviews: nearest-neighbour for the uint8 map, average for probabilities.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 import warnings
 from pathlib import Path
 from types import TracebackType
 
 import numpy as np
 import rasterio
+import rasterio.shutil
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.errors import NotGeoreferencedWarning
@@ -25,12 +30,14 @@ PROBABILITY_NODATA = float("nan")
 """Nodata value of the float32 probability map."""
 BLOCK = 256
 OUTPUT_SUFFIXES = (".tif", ".tiff")
+COG_CACHE_MB = 64
+"""GDAL block cache while converting the scratch map to a COG (bounds its memory)."""
 
 
 def output_profile(
     height: int, width: int, crs: CRS | None, transform: Affine | None, probabilities: bool
 ) -> dict:
-    """rasterio creation options of the change map."""
+    """rasterio creation options of the tiled scratch GeoTIFF that ``ChangeMapWriter`` converts."""
     profile = {
         "driver": "GTiff",
         "height": height,
@@ -48,6 +55,18 @@ def output_profile(
     if crs is not None:
         profile.update(crs=crs, transform=transform)
     return profile
+
+
+def cog_options(probabilities: bool) -> dict[str, str]:
+    """Creation options of GDAL's COG driver for the change map."""
+    return {
+        "BLOCKSIZE": str(BLOCK),
+        "COMPRESS": "DEFLATE",
+        "PREDICTOR": "YES",
+        "OVERVIEWS": "AUTO",
+        "RESAMPLING": "AVERAGE" if probabilities else "NEAREST",
+        "BIGTIFF": "IF_SAFER",
+    }
 
 
 def encode(
@@ -73,7 +92,10 @@ def decode_changes(values: np.ndarray, threshold: float) -> np.ndarray:
 
 
 class ChangeMapWriter:
-    """Writes rows of the change map into a new GeoTIFF at ``path`` (a context manager)."""
+    """Writes rows of the change map, then (on success) the COG at ``path`` (a context manager).
+
+    The rows go to a hidden scratch GeoTIFF beside ``path``, removed in every case.
+    """
 
     def __init__(
         self,
@@ -87,14 +109,25 @@ class ChangeMapWriter:
     ) -> None:
         self.path = Path(path)
         self.profile = output_profile(height, width, crs, transform, probabilities)
+        self.probabilities = probabilities
         self.tags = {"hicd_version": __version__, **(tags or {})}
         self._dataset: rasterio.io.DatasetWriter | None = None
+        self._scratch: Path | None = None
 
     def __enter__(self) -> ChangeMapWriter:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            self._dataset = rasterio.open(self.path, "w", **self.profile)
-        self._dataset.update_tags(**self.tags)
+        handle, name = tempfile.mkstemp(
+            prefix=f".{self.path.name.lstrip('.')}.", suffix=".scratch.tif", dir=self.path.parent
+        )
+        os.close(handle)
+        self._scratch = Path(name)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                self._dataset = rasterio.open(self._scratch, "w", **self.profile)
+            self._dataset.update_tags(**self.tags)
+        except BaseException:
+            self._close(success=False)
+            raise
         return self
 
     def write(self, top: int, left: int, values: np.ndarray) -> None:
@@ -108,6 +141,26 @@ class ChangeMapWriter:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if self._dataset is not None:
-            self._dataset.close()
-            self._dataset = None
+        self._close(success=kind is None)
+
+    def _close(self, success: bool) -> None:
+        try:
+            if self._dataset is not None:
+                self._dataset.close()
+                self._dataset = None
+            if success:
+                try:
+                    with rasterio.Env(GDAL_CACHEMAX=COG_CACHE_MB * 2**20):
+                        rasterio.shutil.copy(
+                            self._scratch,
+                            self.path,
+                            driver="COG",
+                            **cog_options(self.probabilities),
+                        )
+                except BaseException:
+                    self.path.unlink(missing_ok=True)
+                    raise
+        finally:
+            if self._scratch is not None:
+                self._scratch.unlink(missing_ok=True)
+                self._scratch = None

@@ -26,6 +26,7 @@ from hicd.inference.quicklook import write_quicklook
 from hicd.inference.raster import open_pair
 from hicd.inference.streaming import count_tiles, stream_change_probability
 from hicd.inference.tiled import model_device
+from hicd.inference.vector import resolve_vector_crs
 
 DEFAULT_TILE = 512
 BATCH_SIZES = {"cuda": 8, "cpu": 4}
@@ -120,6 +121,7 @@ def predict_scene(
     value_scale: float | None = None,
     quicklook: bool | str | Path | None = True,
     vector: str | Path | None = None,
+    vector_crs: str = "EPSG:4326",
     progress: bool = False,
 ) -> PredictionResult:
     """Write the change map of ``t1`` → ``t2`` to ``out`` (see ``ChangeDetector.predict_files``)."""
@@ -134,6 +136,7 @@ def predict_scene(
         raise ConfigError(f"--threshold must be in [0, 1], got {threshold}")
     quicklook_path = resolve_quicklook(out, quicklook)
     vector_path = Path(vector) if vector else None
+    vector_crs = resolve_vector_crs(vector_crs)
     _check_paths(t1, t2, out, [p for p in (quicklook_path, vector_path) if p is not None])
     with (
         rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20),
@@ -175,7 +178,7 @@ def predict_scene(
             from hicd.inference.vector import write_change_polygons
 
             tmp = outputs.enter_context(atomic_path(vector_path))
-            polygons = write_change_polygons(map_tmp, tmp, threshold)
+            polygons = write_change_polygons(map_tmp, tmp, threshold, vector_crs=vector_crs)
     return PredictionResult(
         out=out,
         quicklook=quicklook_path,

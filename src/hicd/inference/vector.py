@@ -2,9 +2,15 @@
 
 Each strip of rows is polygonised on its own (4-connected pixels); polygons that touch a strip
 edge are merged with their neighbours across it at the end, so a change region is one feature
-whatever the strip height. Coordinates are in the map's CRS (the legacy GeoJSON ``crs`` member
-names it; they are not reprojected to WGS 84), or (column, row) pixel coordinates for maps
-without georeference. Each feature has ``area`` (CRS units², or pixels) and ``pixels``.
+whatever the strip height.
+
+By default the file is RFC 7946 GeoJSON: coordinates reprojected to WGS 84 longitude/latitude
+(7 decimals, cut at the antimeridian), no ``crs`` member. With ``vector_crs="native"`` the
+coordinates stay in the map's CRS, named by the legacy (pre-RFC 7946) ``crs`` member. Maps
+without georeference give (column, row) pixel coordinates either way: such a file is not
+geographic. Exterior rings are counter-clockwise and holes clockwise (the right-hand rule).
+Each feature has ``area`` (units² of the map's own CRS, e.g. m², whatever ``vector_crs``; pixels
+without georeference) and ``pixels``.
 """
 
 from __future__ import annotations
@@ -18,22 +24,51 @@ import numpy as np
 import rasterio
 from affine import Affine
 from rasterio.features import shapes
+from rasterio.warp import transform_geom
 from rasterio.windows import Window
 
+from hicd.errors import ConfigError
 from hicd.inference.output import decode_changes
 from hicd.inference.raster import is_georeferenced, open_raster
 
 STRIP_ROWS = 1024
+WGS84 = "EPSG:4326"
+NATIVE = "native"
+VECTOR_CRS = {WGS84: WGS84, "wgs84": WGS84, NATIVE: NATIVE}
+"""Accepted ``vector_crs`` values and what they mean."""
+WGS84_DECIMALS = 7
+"""Decimals of reprojected longitudes/latitudes (1e-7° is about 1 cm)."""
+
+
+def resolve_vector_crs(vector_crs: str) -> str:
+    """``"EPSG:4326"`` (also ``"wgs84"``) or ``"native"``; anything else is a ``ConfigError``."""
+    resolved = VECTOR_CRS.get(vector_crs, VECTOR_CRS.get(str(vector_crs).lower()))
+    if resolved is None:
+        raise ConfigError(
+            f"vector_crs / --vector-crs must be wgs84 (EPSG:4326) or native, got {vector_crs!r}"
+        )
+    return resolved
 
 
 def write_change_polygons(
-    change_map: str | Path, path: str | Path, threshold: float = 0.5, strip_rows: int = STRIP_ROWS
+    change_map: str | Path,
+    path: str | Path,
+    threshold: float = 0.5,
+    strip_rows: int = STRIP_ROWS,
+    vector_crs: str = WGS84,
 ) -> int:
-    """Write the changed regions of ``change_map`` to ``path`` (GeoJSON); return their count."""
-    from shapely.affinity import affine_transform
+    """Write the changed regions of ``change_map`` to ``path`` (GeoJSON); return their count.
 
+    ``vector_crs``: ``"EPSG:4326"`` (RFC 7946 longitude/latitude) or ``"native"`` (the map's
+    CRS, named by a legacy ``crs`` member).
+    """
+    from shapely.affinity import affine_transform
+    from shapely.geometry import mapping, shape
+
+    vector_crs = resolve_vector_crs(vector_crs)
     with open_raster(change_map) as dataset, open(path, "w") as stream:
         georeferenced = is_georeferenced(dataset)
+        reproject = georeferenced and vector_crs == WGS84
         transform = dataset.transform if georeferenced else Affine.identity()
         pixel_area = abs(transform.determinant)
         matrix = [
@@ -44,31 +79,40 @@ def write_change_polygons(
             transform.xoff,
             transform.yoff,
         ]
-        _write_header(stream, dataset)
+        _write_header(stream, dataset, legacy_crs=georeferenced and not reproject)
         count = 0
         for polygon in _polygons(dataset, threshold, strip_rows):
             geometry = affine_transform(polygon, matrix)
+            if reproject:
+                geometry = shape(
+                    transform_geom(dataset.crs, WGS84, mapping(geometry), precision=WGS84_DECIMALS)
+                )
             properties = {"area": polygon.area * pixel_area, "pixels": round(polygon.area)}
-            feature = {"type": "Feature", "properties": properties, "geometry": _mapping(geometry)}
+            geometry = mapping(_right_hand_rule(geometry))
+            feature = {"type": "Feature", "properties": properties, "geometry": geometry}
             stream.write(("," if count else "") + "\n" + json.dumps(feature))
             count += 1
         stream.write("\n]}\n")
     return count
 
 
-def _write_header(stream: TextIO, dataset: rasterio.io.DatasetReaderBase) -> None:
+def _write_header(stream: TextIO, dataset: rasterio.io.DatasetReaderBase, legacy_crs: bool) -> None:
     collection: dict = {"type": "FeatureCollection"}
-    if is_georeferenced(dataset):
+    if legacy_crs:
         epsg = dataset.crs.to_epsg()
         name = f"urn:ogc:def:crs:EPSG::{epsg}" if epsg else dataset.crs.to_wkt()
         collection["crs"] = {"type": "name", "properties": {"name": name}}
     stream.write(json.dumps(collection)[:-1] + ', "features": [')
 
 
-def _mapping(geometry) -> dict:
-    from shapely.geometry import mapping
+def _right_hand_rule(geometry):
+    """Exterior rings counter-clockwise, holes clockwise (polygons and multipolygons)."""
+    from shapely.geometry import MultiPolygon
+    from shapely.geometry.polygon import orient
 
-    return mapping(geometry)
+    if isinstance(geometry, MultiPolygon):
+        return MultiPolygon([orient(part, 1.0) for part in geometry.geoms])
+    return orient(geometry, 1.0)
 
 
 def _polygons(
