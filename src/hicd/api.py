@@ -13,7 +13,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from hicd.data.io import image_to_tensor
+from hicd.data.io import (
+    ValueScale,
+    check_float_values,
+    date_scales,
+    image_to_tensor,
+    integer_scale,
+)
 from hicd.data.pairing import pair_folders
 from hicd.errors import ConfigError, DataError
 from hicd.inference.checkpoint import CheckpointInfo, load_model
@@ -26,6 +32,7 @@ from hicd.inference.scene import (
 from hicd.inference.tiled import predict_change_probability, resolve_device
 
 ArrayOrTensor = np.ndarray | Tensor
+OPTION = "value_scale"  # the argument named in pixel-value errors of in-memory inputs
 
 
 class ChangeDetector:
@@ -65,18 +72,23 @@ class ChangeDetector:
         tile: int | None = None,
         overlap: int | None = None,
         batch_size: int | None = None,
-        value_scale: float | None = None,
+        value_scale: ValueScale = None,
     ) -> ArrayOrTensor:
         """Change probability of an in-memory pair of any size (blended tiles where needed).
 
+        Pixel values follow the rule of ``hicd.data.io``: uint8 is divided by 255; other
+        integer types by their maximum, provided the values reach above half of it (else give
+        ``value_scale``); floats must lie in [0, 1] unless ``value_scale`` is given; NaN and
+        infinite values are refused. Errors name the date (``t1``, ``t2``).
+
         Args:
-            t1, t2: numpy arrays H×W×C (or C×H×W, or H×W for one band) of any pixel type, scaled
-                to [0, 1] by ``value_scale`` (default: the integer type's maximum, 1 for
-                floats); or tensors C×H×W or B×C×H×W (floats are taken as [0, 1]).
+            t1, t2: numpy arrays H×W×C (or C×H×W, or H×W for one band) or tensors C×H×W or
+                B×C×H×W, of any pixel type.
             tile, overlap: window side and overlap (default: the checkpoint's tile size, else 512;
                 tile / 4).
             batch_size: windows per forward pass (default: 8 on a GPU, 4 on the CPU).
-            value_scale: pixel value that maps to 1.0.
+            value_scale: pixel value that maps to 1.0 (values are divided by it and clipped to
+                [0, 1]), for both dates or a pair (t1, t2).
 
         Returns:
             float32 change probabilities: an H×W numpy array for numpy inputs, an H×W (or
@@ -86,8 +98,9 @@ class ChangeDetector:
         if isinstance(t1, np.ndarray) != isinstance(t2, np.ndarray):
             raise DataError("t1 and t2 must both be numpy arrays or both be tensors")
         numpy_in = isinstance(t1, np.ndarray)
-        a = self._as_tensor(t1, "t1", value_scale)
-        b = self._as_tensor(t2, "t2", value_scale)
+        scales = date_scales(value_scale, "value_scale")
+        a = self._as_tensor(t1, "t1", scales[0])
+        b = self._as_tensor(t2, "t2", scales[1])
         if a.shape != b.shape:
             raise DataError(f"t1 and t2 differ in shape: {tuple(a.shape)} and {tuple(b.shape)}")
         if batch_size is None:
@@ -100,15 +113,14 @@ class ChangeDetector:
     def _as_tensor(self, image: ArrayOrTensor, name: str, value_scale: float | None) -> Tensor:
         """A float32 (B×)C×H×W tensor in [0, 1] with the model's band count."""
         if isinstance(image, np.ndarray):
-            return image_to_tensor(self._channels_last(image, name), name, value_scale)
+            return image_to_tensor(self._channels_last(image, name), name, value_scale, OPTION)
         if not isinstance(image, Tensor):
             raise DataError(f"{name}: expected a numpy array or a torch tensor, got {type(image)}")
         if image.ndim not in (3, 4):
             raise DataError(f"{name}: a tensor must be C×H×W or B×C×H×W, got {tuple(image.shape)}")
         if image.shape[-3] != self.bands:
             raise DataError(f"{name}: has {image.shape[-3]} bands but the model takes {self.bands}")
-        scale = value_scale or _dtype_scale(image.dtype, name)
-        return (image.to(torch.float32) / scale).clamp_(0.0, 1.0)
+        return (image.to(torch.float32) / _tensor_scale(image, name, value_scale)).clamp_(0.0, 1.0)
 
     def _channels_last(self, array: np.ndarray, name: str) -> np.ndarray:
         if array.ndim == 2:
@@ -137,7 +149,7 @@ class ChangeDetector:
         probabilities: bool = False,
         resampling: str = "bilinear",
         bands: list[int] | None = None,
-        value_scale: float | None = None,
+        value_scale: ValueScale = None,
         quicklook: bool | str | Path | None = True,
         vector: str | Path | None = None,
         vector_crs: str = "EPSG:4326",
@@ -157,7 +169,8 @@ class ChangeDetector:
             threshold: probability from which a pixel counts as changed.
             resampling: ``bilinear`` (default), ``cubic``, ``nearest``, ``lanczos``, ``average``.
             bands: 1-based bands to read from both files (default: all but alpha).
-            value_scale: pixel value that maps to 1.0 (default: the pixel type's maximum).
+            value_scale: pixel value that maps to 1.0, for both dates or a pair (t1, t2);
+                default: the rule of ``hicd.data.io`` (see ``predict``).
             quicklook: PNG of the changes over t1 (True: ``out`` with .png; a path; False: none).
             vector: GeoJSON file for the changes as polygons (None: none).
             vector_crs: ``"EPSG:4326"`` (RFC 7946 longitude/latitude) or ``"native"`` (t1's CRS).
@@ -216,10 +229,21 @@ class ChangeDetector:
         ]
 
 
-def _dtype_scale(dtype: torch.dtype, name: str) -> float:
-    """The value that maps to 1.0 for a tensor type: 1 for floats, the maximum for integers."""
-    if dtype.is_floating_point:
-        return 1.0
+def _tensor_scale(image: Tensor, name: str, value_scale: float | None) -> float:
+    """The value that maps to 1.0 in a tensor, by the rule of ``hicd.data.io``."""
+    dtype = image.dtype
     if dtype == torch.bool or dtype.is_complex:
         raise DataError(f"{name}: unsupported pixel type {dtype}")
-    return float(torch.iinfo(dtype).max)
+    if dtype.is_floating_point:
+        if image.numel():
+            extremes = torch.stack([image.min(), image.max()]).float().cpu().numpy()
+            check_float_values(extremes, name, value_scale is not None, OPTION)
+        return value_scale or 1.0
+    if value_scale is not None:
+        return value_scale
+    if dtype == torch.uint8:
+        return 255.0
+    if not image.numel():
+        return float(torch.iinfo(dtype).max)
+    numpy_type = np.dtype(str(dtype).removeprefix("torch."))
+    return integer_scale(numpy_type, image.min().item(), image.max().item(), name, OPTION)

@@ -23,6 +23,16 @@ def _bands(text: str) -> list[int]:
         ) from None
 
 
+def _value_scale(text: str) -> float | tuple[float, float]:
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number or two comma-separated numbers (t1,t2), got {text!r}"
+        ) from None
+    return values[0] if len(values) == 1 else values
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from hicd.inference.raster import RESAMPLING
 
@@ -63,8 +73,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--value-scale",
-        type=float,
-        help="pixel value that maps to 1.0 (default: the type's maximum, e.g. 255, 65535)",
+        type=_value_scale,
+        metavar="SCALE[,SCALE]",
+        help="pixel value that maps to 1.0, for both dates or per date (t1,t2), e.g. 10000 or "
+        "10000,255 (default: 255 for uint8, the type's maximum for other integers if the data "
+        "reach above half of it, else an error; floats must lie in [0, 1])",
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     parser.add_argument(
@@ -87,7 +100,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from hicd.api import ChangeDetector
+    from hicd.data.io import date_scales
 
+    date_scales(args.value_scale)  # a bad --value-scale fails before the checkpoint loads
     if args.no_quicklook and args.quicklook:
         raise ConfigError("--quicklook and --no-quicklook exclude each other")
     options = {

@@ -12,10 +12,11 @@ from torch.utils.data import Dataset
 
 from hicd.data.io import (
     IGNORE_INDEX,
-    image_to_tensor,
-    pixel_scale,
+    ValueScale,
+    date_scales,
     read_image,
     read_label,
+    scaled_image,
 )
 from hicd.data.pairing import PairFiles, index_folder, pair_folders, read_name_list
 from hicd.errors import DataError
@@ -38,7 +39,9 @@ class PairDataset(Dataset[Sample]):
         pairs: the files of each sample.
         transform: called on each sample dict after reading (and degrading).
         bands: expected number of bands of both dates; None accepts any count equal in both.
-        value_scale: pixel value that maps to 1.0 (default: the dtype's maximum).
+        value_scale: pixel value that maps to 1.0, for both dates or per date (t1, t2);
+            default: the rule of ``hicd.data.io`` (255 for uint8, the checked type's maximum
+            for other integers, floats in [0, 1]).
         ignore_value: label value to ignore (255 in BANDON).
         label_threshold: binarise lossy labels (values >= threshold are change).
         degradation: a ``hicd.degradations.DegradationSetting`` to apply to ``degraded_date``.
@@ -51,7 +54,7 @@ class PairDataset(Dataset[Sample]):
         pairs: Sequence[PairFiles],
         transform: Callable[[Sample], Sample] | None = None,
         bands: int | None = None,
-        value_scale: float | None = None,
+        value_scale: ValueScale = None,
         ignore_value: int | None = None,
         label_threshold: int | None = None,
         degradation: Any = None,
@@ -66,6 +69,7 @@ class PairDataset(Dataset[Sample]):
         self.transform = transform
         self.bands = bands
         self.value_scale = value_scale
+        self._scales = dict(zip(DATES, date_scales(value_scale, "value_scale"), strict=True))
         self.ignore_value = ignore_value
         self.label_threshold = label_threshold
         self.degraded_date = degraded_date
@@ -117,15 +121,13 @@ class PairDataset(Dataset[Sample]):
                 )
         else:
             mask = torch.full((h1, w1), IGNORE_INDEX, dtype=torch.int64)
-        levels = [
-            pixel_scale(array, getattr(pair, date), self.value_scale)
-            if np.issubdtype(array.dtype, np.integer)
-            else 0.0
-            for date, array in arrays.items()
-        ]
+        images, levels = {}, []
+        for date, array in arrays.items():
+            images[date], scale = scaled_image(array, getattr(pair, date), self._scales[date])
+            levels.append(scale if np.issubdtype(array.dtype, np.integer) else 0.0)
         return {
-            "t1": image_to_tensor(arrays["t1"], pair.t1, self.value_scale),
-            "t2": image_to_tensor(arrays["t2"], pair.t2, self.value_scale),
+            "t1": images["t1"],
+            "t2": images["t2"],
             "mask": mask,
             "name": pair.name,
             "levels": torch.tensor(levels, dtype=torch.float32),

@@ -1,10 +1,27 @@
 """Reading images and change labels from disk, with errors that name the file and the problem.
 
 PNG, JPEG and BMP go through Pillow; TIFF/GeoTIFF (any number of bands) through rasterio.
+
+Pixel values. Networks take values in [0, 1]; the *value scale* of a date is the pixel value
+that maps to 1.0. One rule holds in ``hicd predict``, ``hicd evaluate``, training datasets and
+the Python API (``value_scale`` argument, ``--value-scale`` option):
+
+- uint8: scale 255, always.
+- Other integer types without a scale: the type's maximum (65535 for uint16), provided the data
+  reach above half of it. Data whose maximum is at most half the type's maximum (uint16
+  reflectance ×10000, 12-bit 0–4095) or that hold negative values are refused: say what 1.0 is
+  with a scale.
+- Floats without a scale must lie in [0, 1].
+- With a scale, values are divided by it and clipped to [0, 1], with no range check.
+- NaN or infinite values are refused (except in nodata pixels of a raster), with or without a
+  scale.
+- A scale is a positive number: one for both dates, or one per date (t1, t2); each date without
+  a scale follows the rule on its own (a uint16/uint8 pair is never given one shared scale).
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 
@@ -12,7 +29,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from hicd.errors import DataError
+from hicd.errors import ConfigError, DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 RASTERIO_SUFFIXES = (".tif", ".tiff")
@@ -61,26 +78,145 @@ def _read_with_rasterio(path: Path) -> np.ndarray:
         raise DataError(f"{path}: unreadable or truncated raster ({error})") from error
 
 
-def pixel_scale(array: np.ndarray, path: str | Path, value_scale: float | None = None) -> float:
-    """The pixel value that maps to 1.0: ``value_scale`` if given, else the integer dtype's
-    maximum (255 for uint8, 65535 for uint16) or 1.0 for float images."""
-    if value_scale is not None:
-        return float(value_scale)
+ValueScale = float | tuple[float, float] | None
+"""A value scale for both dates, one per date (t1, t2), or None (the rule's default)."""
+
+FLOAT_TOLERANCE = 1e-6
+"""How far float values may stray outside [0, 1] without a scale (rounding of saved images)."""
+
+
+def check_scale(scale: float | None, option: str = "--value-scale") -> float | None:
+    """``scale`` as a float (None stays None); a non-positive or non-finite scale is refused."""
+    if scale is None:
+        return None
+    try:
+        value = float(scale)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{option} must be a positive number, got {scale!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigError(
+            f"{option} must be a positive number (the pixel value that maps to 1.0), got {scale}"
+        )
+    return value
+
+
+def date_scales(
+    value_scale: ValueScale | list[float], option: str = "--value-scale"
+) -> tuple[float | None, float | None]:
+    """The (t1, t2) scales of ``value_scale``: one value for both dates or a pair, checked."""
+    if isinstance(value_scale, (tuple, list)):
+        if len(value_scale) != 2:
+            raise ConfigError(
+                f"{option} takes one value or two (t1, t2), got {len(value_scale)}: {value_scale}"
+            )
+        return check_scale(value_scale[0], option), check_scale(value_scale[1], option)
+    scale = check_scale(value_scale, option)
+    return scale, scale
+
+
+def integer_scale(
+    dtype: np.dtype, low: float, high: float, where: str | Path, option: str = "--value-scale"
+) -> float:
+    """The default scale of integer data with values in [low, high]: the type's maximum, if the
+    data reach above half of it and hold no negative values (else DataError naming ``where``)."""
+    dtype = np.dtype(dtype)
+    top = np.iinfo(dtype).max
+    example = f"{option} 10000" if option.startswith("-") else f"{option}=10000"
+    if low < 0:
+        raise DataError(
+            f"{where}: {dtype} values go down to {low:g}, below 0; say what 1.0 is with {option} "
+            f"(e.g. {example}), values below 0 then count as 0"
+        )
+    if high <= top / 2:
+        raise DataError(
+            f"{where}: {dtype} values reach only {high:g}, far below the type's maximum {top}; "
+            f"say what 1.0 is with {option} (e.g. {example} for reflectance ×10000, "
+            "4095 for 12-bit)"
+        )
+    return float(top)
+
+
+def check_float_values(
+    values: np.ndarray,
+    where: str | Path,
+    scaled: bool,
+    option: str = "--value-scale",
+    valid: np.ndarray | None = None,
+) -> None:
+    """Refuse NaN or infinite values, and (``scaled`` False) values outside [0, 1].
+
+    ``valid`` (H×W, for C×H×W or H×W×C values, matched on the spatial axes) marks the pixels
+    to check; nodata pixels may hold anything.
+    """
+    if valid is not None:
+        if valid.all():
+            valid = None
+        elif not valid.any():
+            return
+    if valid is not None:
+        values = values[:, valid] if values.shape[1:] == valid.shape else values[valid]
+    if values.size == 0:
+        return
+    low, high = float(values.min()), float(values.max())
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise DataError(
+            f"{where}: has NaN or infinite pixel values; mark them as nodata or fill them"
+        )
+    if not scaled and (low < -FLOAT_TOLERANCE or high > 1.0 + FLOAT_TOLERANCE):
+        example = f"{option} 255" if option.startswith("-") else f"{option}=255"
+        raise DataError(
+            f"{where}: float values span {low:g} to {high:g}, outside [0, 1]; say what 1.0 is "
+            f"with {option} (e.g. {example} for 0–255 values)"
+        )
+
+
+def pixel_scale(
+    array: np.ndarray,
+    path: str | Path,
+    value_scale: float | None = None,
+    option: str = "--value-scale",
+) -> float:
+    """The pixel value that maps to 1.0 in ``array`` (see the module's rule): ``value_scale``
+    if given, 255 for uint8, the checked type's maximum for other integers, 1.0 for floats."""
+    scale = check_scale(value_scale, option)
+    if scale is not None:
+        return scale
+    if array.dtype == np.uint8:
+        return 255.0
+    if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.number):
+        raise DataError(f"{path}: unsupported pixel type {array.dtype}")
     if np.issubdtype(array.dtype, np.integer):
-        return float(np.iinfo(array.dtype).max)
+        if array.size == 0:
+            return float(np.iinfo(array.dtype).max)
+        return integer_scale(array.dtype, array.min(), array.max(), path, option)
     if np.issubdtype(array.dtype, np.floating):
         return 1.0
     raise DataError(f"{path}: unsupported pixel type {array.dtype}")
 
 
 def image_to_tensor(
-    array: np.ndarray, path: str | Path, value_scale: float | None = None
+    array: np.ndarray,
+    path: str | Path,
+    value_scale: float | None = None,
+    option: str = "--value-scale",
 ) -> torch.Tensor:
-    """Convert an H×W×C image array to a float32 C×H×W tensor in [0, 1] (see ``pixel_scale``);
-    values are clipped to [0, 1]."""
-    scale = pixel_scale(array, path, value_scale)
+    """Convert an H×W×C image array to a float32 C×H×W tensor in [0, 1] by the module's rule
+    (errors name ``path`` and ``option``)."""
+    return scaled_image(array, path, value_scale, option)[0]
+
+
+def scaled_image(
+    array: np.ndarray,
+    path: str | Path,
+    value_scale: float | None = None,
+    option: str = "--value-scale",
+) -> tuple[torch.Tensor, float]:
+    """``image_to_tensor`` and the scale it used (``pixel_scale``)."""
+    scale = pixel_scale(array, path, value_scale, option)
+    if np.issubdtype(array.dtype, np.floating):
+        check_float_values(array, path, value_scale is not None, option)
     tensor = torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1))).to(torch.float32)
-    return (tensor / scale).clamp_(0.0, 1.0)
+    return (tensor / scale).clamp_(0.0, 1.0), scale
 
 
 def read_label(

@@ -4,13 +4,19 @@ t1 defines the output grid. A georeferenced t2 on another grid (ground resolutio
 extent) is resampled on the fly onto t1's grid through a GDAL warped VRT; only the window of t1
 that t2's footprint overlaps is predicted. Images without georeference (PNG, JPEG, plain TIFF)
 are pixel grids and must have the same size.
+
+Pixel values follow the rule of ``hicd.data.io``. The integer range check needs the data's
+extremes: files up to ``EXACT_RANGE_PIXELS`` are read whole at open; larger ones are sampled
+(a spread of blocks) and read whole only when the sample does not settle it. Float values are
+checked window by window, nodata pixels ignored. Read errors (truncated or corrupt files) are
+``DataError`` naming the file.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +31,7 @@ from rasterio.vrt import WarpedVRT
 from rasterio.warp import transform as transform_points
 from rasterio.windows import Window
 
-from hicd.data.io import pixel_scale
+from hicd.data.io import ValueScale, check_float_values, date_scales, integer_scale
 from hicd.errors import ConfigError, DataError
 
 RESAMPLING: dict[str, Resampling] = {
@@ -38,6 +44,11 @@ RESAMPLING: dict[str, Resampling] = {
 """Resampling methods accepted for t2 (``bilinear`` by default)."""
 
 _EDGE_POINTS = 21  # points per footprint edge when projecting it into t1's CRS
+EXACT_RANGE_PIXELS = 2**22
+"""Rasters up to this many pixels have their integer value range read exactly at open."""
+_SAMPLE_BLOCKS = 64  # blocks read to estimate the value range of a larger raster
+_PILLOW_CHECKED = {"PNG": "PNG", "GIF": "GIF"}  # GDAL drivers that may return a truncated
+# file's pixels without an error: the file is checked through Pillow first
 
 
 @contextmanager
@@ -53,7 +64,25 @@ def open_raster(path: str | Path) -> Iterator[rasterio.io.DatasetReader]:
     except RasterioError as error:
         raise DataError(f"{path}: unreadable raster ({error})") from error
     with dataset:
+        if dataset.driver in _PILLOW_CHECKED:
+            _verify_with_pillow(path)
         yield dataset
+
+
+def _verify_with_pillow(path: Path) -> None:
+    """Check a PNG or GIF file's structure and checksums without decoding its pixels."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            image.verify()
+    except Exception as error:  # Pillow raises many types for corrupt files
+        raise read_error(path, error) from error
+
+
+def read_error(path: Path, error: Exception) -> DataError:
+    """The DataError of a failed read of ``path``."""
+    return DataError(f"{path}: unreadable or truncated image ({error})")
 
 
 def is_georeferenced(dataset: rasterio.io.DatasetReaderBase) -> bool:
@@ -82,6 +111,10 @@ class RasterSource:
     scale: float
     mask_indexes: list[int]
     """Bands whose masks say where the date is valid (none: valid everywhere)."""
+    path: Path
+    check_floats: bool = False
+    """Float data: refuse NaN/Inf in valid pixels, and (``check_range``) values outside [0, 1]."""
+    check_range: bool = False
 
     def read(self, window: Window) -> tuple[np.ndarray, np.ndarray | None]:
         """C×h×w float32 values in [0, 1] and the h×w validity mask (None: all valid).
@@ -89,12 +122,19 @@ class RasterSource:
         As in GDAL's dataset mask, a pixel is nodata only where every band says so (an RGB
         pixel with one channel equal to the nodata value is still data).
         """
-        values = self.dataset.read(self.indexes, window=window).astype(np.float32)
+        try:
+            raw = self.dataset.read(self.indexes, window=window)
+            valid = None
+            if self.mask_indexes:
+                valid = self.dataset.read_masks(self.mask_indexes, window=window).any(axis=0)
+        except RasterioError as error:
+            raise read_error(self.path, error) from error
+        if self.check_floats:
+            check_float_values(raw, self.path, not self.check_range, valid=valid)
+        values = raw.astype(np.float32)
         values /= self.scale
         np.clip(values, 0.0, 1.0, out=values)
-        if not self.mask_indexes:
-            return values, None
-        return values, self.dataset.read_masks(self.mask_indexes, window=window).any(axis=0)
+        return values, valid
 
 
 def _source(
@@ -102,15 +142,76 @@ def _source(
     indexes: list[int],
     path: Path,
     value_scale: float | None,
+    original: rasterio.io.DatasetReaderBase | None = None,
 ) -> RasterSource:
+    """The date read from ``dataset`` (``original``: the file under a warped ``dataset``)."""
     flags = {i: dataset.mask_flag_enums[i - 1] for i in indexes}
     masked = [i for i in indexes if MaskFlags.all_valid not in flags[i]]
     if masked and all(MaskFlags.per_dataset in flags[i] for i in indexes):
         masked = masked[:1]  # one mask (alpha band or dataset mask) serves every band
     dtype = np.dtype(dataset.dtypes[indexes[0] - 1])
-    return RasterSource(
-        dataset, indexes, pixel_scale(np.empty(0, dtype), path, value_scale), masked
-    )
+    source = RasterSource(dataset, indexes, value_scale or 1.0, masked, path)
+    if dtype == np.bool_ or not np.issubdtype(dtype, np.number):
+        raise DataError(f"{path}: unsupported pixel type {dtype}")
+    if np.issubdtype(dtype, np.floating):
+        source.check_floats = True
+        source.check_range = value_scale is None
+        if source.check_range and original is not None:
+            # resampling may overshoot [0, 1] slightly: check the file itself (a sample of a
+            # large one), then clip
+            low, high = value_range(original, indexes, path, settle=lambda low, high: True)
+            check_float_values(np.array([low, high]), path, scaled=False)
+            source.check_range = False
+    elif value_scale is None:
+        if dtype == np.uint8:
+            source.scale = 255.0
+        else:
+            top = np.iinfo(dtype).max
+
+            def settled(low: float, high: float) -> bool:
+                return low < 0 or high > top / 2
+
+            stats_from = dataset if original is None else original
+            low, high = value_range(stats_from, indexes, path, settle=settled)
+            source.scale = integer_scale(dtype, low, high, path)
+    return source
+
+
+def value_range(
+    dataset: rasterio.io.DatasetReaderBase,
+    indexes: list[int],
+    path: Path,
+    settle: Callable[[float, float], bool],
+) -> tuple[float, float]:
+    """The minimum and maximum of the valid pixels of ``indexes``.
+
+    Small rasters are read whole. Larger ones are sampled first; the sample's range is the
+    answer when ``settle(low, high)`` accepts it, else the whole raster is read (block by block).
+    """
+    windows = [window for _, window in dataset.block_windows(indexes[0])]
+    if dataset.width * dataset.height > EXACT_RANGE_PIXELS:
+        step = max(1, len(windows) // _SAMPLE_BLOCKS)
+        low, high = _range_over(dataset, indexes, path, windows[::step])
+        if settle(low, high):
+            return low, high
+    return _range_over(dataset, indexes, path, windows)
+
+
+def _range_over(
+    dataset: rasterio.io.DatasetReaderBase,
+    indexes: list[int],
+    path: Path,
+    windows: Sequence[Window],
+) -> tuple[float, float]:
+    low, high = math.inf, -math.inf
+    try:
+        for window in windows:
+            values = dataset.read(indexes, window=window, masked=True).compressed()
+            if values.size:
+                low, high = min(low, float(values.min())), max(high, float(values.max()))
+    except RasterioError as error:
+        raise read_error(path, error) from error
+    return (0.0, 0.0) if low > high else (low, high)
 
 
 @dataclass
@@ -213,7 +314,7 @@ def open_pair(
     bands: int,
     band_indexes: Sequence[int] | None = None,
     resampling: str = "bilinear",
-    value_scale: float | None = None,
+    value_scale: ValueScale = None,
 ) -> Iterator[ScenePair]:
     """Open t1 and t2 (t2 on t1's grid) for window-by-window reading.
 
@@ -221,12 +322,14 @@ def open_pair(
         bands: bands per date the model takes; another count is an error.
         band_indexes: 1-based bands to read from both files (default: every non-alpha band).
         resampling: how t2 is resampled onto t1's grid (a key of ``RESAMPLING``).
-        value_scale: pixel value that maps to 1.0 (default: the dtype's maximum, 1.0 for floats).
+        value_scale: pixel value that maps to 1.0, for both dates or per date (t1, t2);
+            default: the rule of ``hicd.data.io`` (a date's values are checked at open).
     """
     if resampling not in RESAMPLING:
         raise ConfigError(
             f"resampling {resampling!r} is not one of {', '.join(RESAMPLING)} (--resampling)"
         )
+    scales = date_scales(value_scale)
     t1_path, t2_path = Path(t1_path), Path(t2_path)
     with ExitStack() as stack:
         first = stack.enter_context(open_raster(t1_path))
@@ -265,8 +368,8 @@ def open_pair(
             if warped:
                 reader = stack.enter_context(warp_onto(second, first, RESAMPLING[resampling]))
         yield ScenePair(
-            t1=_source(first, indexes[t1_path], t1_path, value_scale),
-            t2=_source(reader, indexes[t2_path], t2_path, value_scale),
+            t1=_source(first, indexes[t1_path], t1_path, scales[0]),
+            t2=_source(reader, indexes[t2_path], t2_path, scales[1], second if warped else None),
             height=first.height,
             width=first.width,
             crs=first.crs if georeferenced[0] else None,
