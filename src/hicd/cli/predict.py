@@ -76,6 +76,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="GEOJSON",
         help="also write the changes as polygons (GeoJSON; a folder in folder mode)",
     )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace existing outputs (default: refuse)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -94,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
         "bands": args.bands,
         "value_scale": args.value_scale,
         "progress": not args.quiet,
+        "overwrite": args.overwrite,
     }
     t1, t2 = Path(args.t1), Path(args.t2)
     folder_mode = t1.is_dir()
