@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import hicd
-from hicd.atomic import atomic_directory, atomic_path, current_umask
+from hicd.atomic import atomic_directory, atomic_path, current_umask, interrupts_deferred
 from hicd.cli.main import main
 
 
@@ -77,6 +77,34 @@ def test_atomic_writes_follow_the_umask(tmp_path) -> None:
     assert mode(tmp_path / "file.txt") == 0o644
     assert mode(tmp_path / "folder") == 0o755
     assert mode(tmp_path / "folder" / "inner.txt") == 0o644
+
+
+def test_interrupts_wait_for_the_end_of_a_deferred_block() -> None:
+    reached = False
+    with pytest.raises(KeyboardInterrupt), interrupts_deferred():
+        signal.raise_signal(signal.SIGINT)
+        reached = True
+    assert reached and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_atomic_directory_keeps_the_old_folder_when_the_swap_fails(tmp_path, monkeypatch):
+    target = tmp_path / "folder"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    replace = os.replace
+
+    def failing_second_rename(source, destination):
+        if Path(destination) == target and ".part" in Path(source).name:
+            raise OSError("disk gone")  # the new folder cannot take the place of the old one
+        replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", failing_second_rename)
+    with (
+        pytest.raises(OSError, match="disk gone"),
+        atomic_directory(target, overwrite=True) as tmp,
+    ):
+        (tmp / "new.txt").write_text("new")
+    assert listing(tmp_path) == ["folder", "folder/old.txt"]
 
 
 @pytest.mark.parametrize(("mask", "files", "folders"), [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700)])  # fmt: skip
