@@ -166,7 +166,7 @@ def run_identity(
         "data": str(Path(data).resolve()),
         "split": split,
         "settings": [case.name for case in cases],
-        "released t2 folder": str(cases[-1].t2_dir.resolve()) if cases[-1].t2_dir else None,
+        "released t2 folder": next((str(c.t2_dir.resolve()) for c in cases if c.t2_dir), None),
         "seed": seed,
         "date": date,
         "tile": tile,
