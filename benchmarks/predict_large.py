@@ -147,7 +147,7 @@ def predict_child(
 
     streaming.forward_probability = timed_forward
     started = time.perf_counter()
-    result = detector.predict_files(t1, t2, out, tile=tile, batch_size=batch)
+    result = detector.predict_files(t1, t2, out, tile=tile, batch_size=batch, overwrite=True)
     end_to_end = time.perf_counter() - started
     streaming.forward_probability = forward
 

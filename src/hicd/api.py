@@ -25,8 +25,10 @@ from hicd.errors import ConfigError, DataError
 from hicd.inference.checkpoint import CheckpointInfo, load_model
 from hicd.inference.scene import (
     PredictionResult,
+    check_output_paths,
     default_batch_size,
     predict_scene,
+    resolve_quicklook,
     resolve_tiling,
 )
 from hicd.inference.tiled import predict_change_probability, resolve_device
@@ -154,6 +156,7 @@ class ChangeDetector:
         vector: str | Path | None = None,
         vector_crs: str = "EPSG:4326",
         progress: bool = False,
+        overwrite: bool = False,
     ) -> PredictionResult:
         """Write the change map of two image files (what ``hicd predict`` does).
 
@@ -175,6 +178,8 @@ class ChangeDetector:
             vector: GeoJSON file for the changes as polygons (None: none).
             vector_crs: ``"EPSG:4326"`` (RFC 7946 longitude/latitude) or ``"native"`` (t1's CRS).
             progress: show a progress bar.
+            overwrite: replace existing outputs (default: an existing output is a ConfigError,
+                raised before any prediction).
         """
         return predict_scene(
             self.model,
@@ -194,6 +199,7 @@ class ChangeDetector:
             vector=vector,
             vector_crs=vector_crs,
             progress=progress,
+            overwrite=overwrite,
         )
 
     def predict_folders(
@@ -204,28 +210,38 @@ class ChangeDetector:
         *,
         quicklook: bool = True,
         vector_dir: str | Path | None = None,
+        overwrite: bool = False,
         **options,
     ) -> list[PredictionResult]:
         """``predict_files`` for every pair of two folders, paired by file name (stem).
 
         Writes ``out_dir/NAME.tif`` and ``out_dir/NAME.png`` (unless ``quicklook`` is False),
         and ``vector_dir/NAME.geojson`` if given; a file without its partner in the other
-        folder is an error raised before any prediction. ``options`` go to ``predict_files``.
+        folder is an error raised before any prediction, and so is any existing output unless
+        ``overwrite``. ``options`` go to ``predict_files``.
         """
         pairs = pair_folders(Path(t1_dir), Path(t2_dir), None)
         out_dir = Path(out_dir)
         if out_dir.exists() and not out_dir.is_dir():
             raise ConfigError(f"{out_dir}: exists and is not a folder")
+        jobs = []
+        for pair in pairs:
+            out = out_dir / f"{pair.name}.tif"
+            vector = Path(vector_dir) / f"{pair.name}.geojson" if vector_dir else None
+            extra = [p for p in (resolve_quicklook(out, quicklook), vector) if p is not None]
+            check_output_paths(pair.t1, pair.t2, out, extra, overwrite)
+            jobs.append((pair, out, vector))
         return [
             self.predict_files(
                 pair.t1,
                 pair.t2,
-                out_dir / f"{pair.name}.tif",
+                out,
                 quicklook=quicklook,
-                vector=Path(vector_dir) / f"{pair.name}.geojson" if vector_dir else None,
+                vector=vector,
+                overwrite=overwrite,
                 **options,
             )
-            for pair in pairs
+            for pair, out, vector in jobs
         ]
 
 

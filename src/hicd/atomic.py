@@ -1,15 +1,106 @@
-"""Atomic file and folder writes: outputs appear whole or not at all."""
+"""Atomic file and folder writes: outputs appear whole or not at all, with the umask's mode."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from hicd.errors import HicdError
+from hicd.errors import ConfigError, HicdError
+
+_UMASK_LOCK = threading.Lock()
+INTERRUPT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where the system allows (Linux)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:  # os.umask can only be read by setting it
+        umask = os.umask(0o077)
+        os.umask(umask)
+    return umask
+
+
+def apply_umask(path: Path, folder: bool = False) -> None:
+    """Give ``path`` the mode a plain ``open``/``mkdir`` would: 0o666 (0o777) less the umask.
+
+    ``tempfile.mkstemp``/``mkdtemp`` create private 0600/0700 entries, which would otherwise
+    survive the rename onto the final name.
+    """
+    os.chmod(path, (0o777 if folder else 0o666) & ~current_umask())
+
+
+def refuse_existing(path: str | Path, overwrite: bool, option: str = "--out") -> None:
+    """ConfigError when ``path`` exists and ``overwrite`` is not given."""
+    path = Path(path)
+    if not overwrite and (path.exists() or path.is_symlink()):
+        raise ConfigError(f"{path}: {option} exists; give --overwrite to replace it")
+
+
+@contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM until the block ends, so that a few renames happen all or none.
+
+    Only the main thread receives Python signal handlers; elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = {}
+    for signum in INTERRUPT_SIGNALS:
+        handler = signal.getsignal(signum)
+        if handler is not None:  # None: installed outside Python, left alone
+            previous[signum] = signal.signal(signum, lambda number, _: received.append(number))
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(received):
+            signal.raise_signal(signum)
+
+
+def _temporary_file(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(handle)
+    return Path(name)
+
+
+@contextmanager
+def atomic_paths(*paths: str | Path) -> Iterator[list[Path]]:
+    """Yield one temporary path beside each of ``paths``; on success all are renamed into place.
+
+    The renames happen together with interruptions held back, so either every output appears
+    or none. On any error (or interruption) the temporary files are removed and ``paths`` are
+    untouched. Files get the mode the umask gives (not mkstemp's 0600).
+    """
+    targets = [Path(path) for path in paths]
+    temporary: list[Path] = []
+    try:
+        for path in targets:
+            temporary.append(_temporary_file(path))
+        yield list(temporary)
+        for tmp in temporary:
+            apply_umask(tmp)
+        with interrupts_deferred():
+            for tmp, path in zip(temporary, targets, strict=True):
+                os.replace(tmp, path)
+    finally:
+        for tmp in temporary:
+            tmp.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -18,16 +109,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
     On any error (or interruption) the temporary file is removed and ``path`` is untouched.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(handle)
-    tmp = Path(name)
-    try:
+    with atomic_paths(path) as (tmp,):
         yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
@@ -53,13 +136,21 @@ def atomic_directory(path: str | Path, overwrite: bool = False) -> Iterator[Path
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
     try:
         yield tmp
-        if path.exists():
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, path)
+        apply_umask(tmp, folder=True)
+        old = path.with_name(f".{path.name}.old-{os.getpid()}")
+        # interruptions wait, so that path always holds the old or the new content
+        with interrupts_deferred():
+            replacing = path.exists()
+            if replacing:
+                os.replace(path, old)
+            try:
+                os.replace(tmp, path)
+            except BaseException:
+                if replacing:
+                    os.replace(old, path)
+                raise
+            if replacing:
+                shutil.rmtree(old)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)

@@ -23,3 +23,19 @@ def test_quick_demo_writes_checkpoints_results_and_plots(tmp_path, capsys) -> No
     assert {row["model"] for row in rows} == {"teacher", "none", "hicd"}
     assert {row["setting"] for row in rows} == {"clean", "resolution-x4", "multi-x4"}
     assert "| setting |" in capsys.readouterr().out
+
+    # a second run refuses the non-empty folder in one line, and --overwrite replaces the results
+    assert main(["demo", "--quick", "--out", str(out)]) == 2
+    assert "make demo DEMO_ARGS=--overwrite" in capsys.readouterr().err
+    before = (out / "results.json").stat().st_mtime_ns
+    assert main(["demo", "--quick", "--out", str(out), "--overwrite", "--seed", "1"]) == 0
+    assert (out / "results.json").stat().st_mtime_ns > before
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_demo_refuses_a_non_empty_folder_before_any_work(tmp_path, capsys) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["demo", "--quick", "--out", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and f"--out {tmp_path}: folder is not empty" in error
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]

@@ -18,6 +18,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--seed", type=int, default=0, help="seed of data, training and degradations"
     )
     parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write over a non-empty --out (default: refuse)",
+    )
+    parser.add_argument(
         "--steps",
         type=int,
         default=None,
@@ -33,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     config.seed = args.seed
     if args.steps is not None:
         config.teacher_steps = config.student_steps = args.steps
-    rows = run_demo(args.out, config)
+    rows = run_demo(args.out, config, overwrite=args.overwrite)
     print()
     print(side_by_side_table(rows))
     return 0

@@ -4,7 +4,8 @@ Each pair is read at native resolution and, per setting, one date is degraded ex
 `hicd degrade --seed` would write it; every checkpoint predicts the whole image in blended tiles
 and its metrics come from one confusion matrix over the whole set. Writes results.json,
 results.csv, results.md, confusion.json, robustness.png and examples.png into --out and prints
-the F1/IoU table.
+the F1/IoU table. The results (and progress.json) are rewritten after every setting: an
+interrupted run keeps what it finished, and --resume computes only the rest.
 """
 
 from __future__ import annotations
@@ -32,6 +33,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "when that is given)",
     )
     parser.add_argument("--out", required=True, help="folder for the results")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the results of an earlier evaluation in --out (default: refuse)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish the interrupted evaluation in --out: skip the settings it finished",
+    )
     parser.add_argument(
         "--tile", type=int, help="prediction window (default: checkpoint's tile size, else 512)"
     )
@@ -88,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
         ignore_value=args.ignore_value,
         workers=args.workers,
         progress=not args.quiet,
+        overwrite=args.overwrite,
+        resume=args.resume,
     )
     print(side_by_side_table(rows))
     print(f"\nwrote results.json, results.csv, results.md and figures to {args.out}")

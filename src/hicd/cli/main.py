@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from hicd import __version__
 from hicd.errors import HicdError
@@ -64,8 +67,33 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every cleanup (temporary files) runs."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Handle SIGTERM (docker, SLURM, systemd) like SIGINT while the block runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``hicd`` console script."""
+    """Entry point of the ``hicd`` console script.
+
+    Exit codes: 0 success, 2 an error hicd reports (``hicd: error: ...``), 130 interrupted by
+    SIGINT (Ctrl-C), 143 by SIGTERM.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv and argv[0] in LIGHTNING_SUBCOMMANDS:
@@ -74,13 +102,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_lightning_cli(argv)
             return 0
         args = build_parser(argv[0] if argv else None).parse_args(argv)
-        return int(args.handler(args) or 0)
+        with sigterm_as_interrupt():
+            return int(args.handler(args) or 0)
     except HicdError as error:
         print(f"hicd: error: {error}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("hicd: interrupted (SIGTERM)", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("hicd: interrupted", file=sys.stderr)
-        return 130
+        return 128 + signal.SIGINT
 
 
 if __name__ == "__main__":

@@ -95,6 +95,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="wgs84",
         help="GeoJSON coordinates: RFC 7946 WGS 84 lon/lat, or t1's CRS (default: wgs84)",
     )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace existing outputs (default: refuse)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -116,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
         "value_scale": args.value_scale,
         "vector_crs": args.vector_crs,
         "progress": not args.quiet,
+        "overwrite": args.overwrite,
     }
     t1, t2 = Path(args.t1), Path(args.t2)
     folder_mode = t1.is_dir()

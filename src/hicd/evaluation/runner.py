@@ -10,6 +10,7 @@ by all checkpoints.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ from hicd.degradations import DegradationSetting, expand_settings
 from hicd.errors import ConfigError, DataError
 from hicd.evaluation.examples import ExampleCollector
 from hicd.evaluation.metrics import ChangeMetrics, cell_counts
-from hicd.evaluation.results import Score, write_results
+from hicd.evaluation.results import Progress, Score, check_out
 from hicd.inference.checkpoint import CheckpointInfo, load_model
 from hicd.inference.tiled import predict_change_probability, resolve_device
 from hicd.models import ChangeDetectionModel
@@ -133,6 +134,48 @@ def _load(
     return entrants
 
 
+def _sha256(path: Path) -> str | None:
+    if not path.is_file():
+        return None  # reported as missing when the models are loaded
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(2**20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def run_identity(
+    checkpoints: Sequence[Path],
+    names: Sequence[str],
+    data: str | Path,
+    split: str | None,
+    cases: Sequence[Case],
+    seed: int,
+    date: str,
+    tile: int | None,
+    overlap: int | None,
+    ignore_value: int | None,
+    cell: int | None,
+) -> dict[str, Any]:
+    """What makes two evaluations the same run (``--resume`` refuses when it differs)."""
+    return {
+        "checkpoints": [
+            {"name": name, "path": str(path.resolve()), "sha256": _sha256(path)}
+            for path, name in zip(checkpoints, names, strict=True)
+        ],
+        "data": str(Path(data).resolve()),
+        "split": split,
+        "settings": [case.name for case in cases],
+        "released t2 folder": next((str(c.t2_dir.resolve()) for c in cases if c.t2_dir), None),
+        "seed": seed,
+        "date": date,
+        "tile": tile,
+        "overlap": overlap,
+        "ignore value": ignore_value,
+        "cell": cell,
+    }
+
+
 def _check_bands(sample: Sample, entrant: Entrant) -> None:
     bands = sample["t1"].shape[0]
     if bands != entrant.info.bands:
@@ -162,6 +205,8 @@ def evaluate_checkpoints(
     workers: int = 0,
     progress: bool = True,
     cell: int | None = None,
+    overwrite: bool = False,
+    resume: bool = False,
 ) -> list[dict[str, Any]]:
     """Score each checkpoint under each setting on a generic-layout dataset.
 
@@ -172,8 +217,9 @@ def evaluate_checkpoints(
         settings: comma-separated settings; families expand (``single``: every kind at
             severities 1–5 as ``single-KIND-sSEVERITY``). None: :data:`DEFAULT_SETTINGS`, or
             only the released folder when ``degraded_t2_dir`` is given.
-        out: folder for results.json/.csv/.md, confusion.json, robustness.png and examples.png
-            (None: write nothing).
+        out: folder for results.json/.csv/.md, confusion.json, robustness.png, examples.png
+            and progress.json (None: write nothing). The results are rewritten after every
+            setting, so an interrupted run keeps the settings it finished.
         tile, overlap: prediction windows (default: the checkpoint's tile size, else 512, and
             an eighth of the tile).
         batch_size: windows per forward pass.
@@ -191,6 +237,9 @@ def evaluate_checkpoints(
         cell: also return the confusion counts of every ``cell``×``cell`` window of every pair
             (key ``cells``: one ``[tp, fp, tn, fn]`` per window), the units of a bootstrap
             over the evaluation set (``hicd.evaluation.statistics.bootstrap_f1``).
+        overwrite: replace the results of an earlier evaluation in ``out`` (default: refused).
+        resume: finish the evaluation recorded in ``out/progress.json``: the settings it
+            finished are not computed again (refused when checkpoints, data or options differ).
 
     Returns:
         One dict per (checkpoint, setting), checkpoint-major, with the keys model, setting,
@@ -198,6 +247,9 @@ def evaluate_checkpoints(
         ``cell`` is given.
     """
     checkpoints = [Path(path) for path in checkpoints]
+    if out is not None:
+        out = Path(out)
+        check_out(out, overwrite, resume)
     if not checkpoints:
         raise ConfigError("no checkpoint to evaluate: give at least one --checkpoint")
     cases = build_cases(settings, degraded_t2_dir, degraded_name)
@@ -214,16 +266,28 @@ def evaluate_checkpoints(
         )
         for case in cases
     }
+    progress_file = None
+    finished: dict[str, dict[str, Any]] = {}
+    if out is not None:
+        identity = run_identity(
+            checkpoints, names, data, split, cases, seed, date, tile, overlap, ignore_value, cell
+        )
+        progress_file = Progress(out, identity)
+        if resume:
+            finished = progress_file.load()
     entrants = _load(checkpoints, names, resolve_device(device), tile, overlap)
 
-    metrics = {(e.name, case.name): ChangeMetrics() for e in entrants for case in cases}
-    cells: dict[tuple[str, str], list[torch.Tensor]] = {key: [] for key in metrics}
     example_case = _example_case(cases)
     collector = ExampleCollector(examples)
     total = sum(len(dataset) for dataset in datasets.values())
     with tqdm(total=total, desc="evaluate", unit="pair", disable=not progress) as bar:
         for case in cases:
+            if case.name in finished:
+                bar.update(len(datasets[case.name]))
+                continue
             bar.set_postfix_str(case.name)
+            metrics = {e.name: ChangeMetrics() for e in entrants}
+            cells: dict[str, list[torch.Tensor]] = {e.name: [] for e in entrants}
             for index, sample in enumerate(_samples(datasets[case.name], workers)):
                 probabilities = {}
                 for entrant in entrants:
@@ -237,27 +301,44 @@ def evaluate_checkpoints(
                         batch_size=batch_size,
                     )
                     change = (probabilities[entrant.name] > 0.5).long()
-                    metrics[entrant.name, case.name].update(change[None], sample["mask"][None])
+                    metrics[entrant.name].update(change[None], sample["mask"][None])
                     if cell is not None:
-                        counts = cell_counts(change, sample["mask"], cell)
-                        cells[entrant.name, case.name].append(counts)
+                        cells[entrant.name].append(cell_counts(change, sample["mask"], cell))
                 if case is example_case:
                     collector.offer(index, sample, probabilities)
                 bar.update()
+            finished[case.name] = {
+                e.name: {
+                    "counts": metrics[e.name].counts(),
+                    **({"cells": torch.cat(cells[e.name]).tolist()} if cell is not None else {}),
+                }
+                for e in entrants
+            }
+            if progress_file is not None:
+                context = _context(entrants, data, split, seed, date, degraded_t2_dir)
+                progress_file.save(finished, _scores(names, cases, finished), context)
 
-    scores = [
-        Score(e.name, case.name, metrics[e.name, case.name].counts())
-        for e in entrants
-        for case in cases
-    ]
+    scores = _scores(names, cases, finished)
     rows = [score.row() for score in scores]
     if cell is not None:
         for row in rows:
-            row["cells"] = torch.cat(cells[row["model"], row["setting"]]).tolist()
+            row["cells"] = finished[row["setting"]][row["model"]]["cells"]
     if out is not None:
-        context = _context(entrants, data, split, seed, date, degraded_t2_dir)
-        _write(Path(out), scores, context, collector, [e.name for e in entrants], example_case)
+        drawn = example_case.name not in (progress_file.resumed if progress_file else ())
+        _write_figures(out, rows, collector, names, example_case, drawn)
     return rows
+
+
+def _scores(
+    names: Sequence[str], cases: Sequence[Case], finished: dict[str, dict[str, Any]]
+) -> list[Score]:
+    """Checkpoint-major scores of the finished settings, in the order of a full run."""
+    return [
+        Score(name, case.name, finished[case.name][name]["counts"])
+        for name in names
+        for case in cases
+        if case.name in finished
+    ]
 
 
 def _context(
@@ -279,19 +360,21 @@ def _context(
     return context
 
 
-def _write(
+def _write_figures(
     out: Path,
-    scores: Sequence[Score],
-    context: dict[str, str],
+    rows: Sequence[dict[str, Any]],
     collector: ExampleCollector,
     models: Sequence[str],
     example_case: Case,
+    examples_computed: bool,
 ) -> None:
+    """robustness.png, and examples.png when the example setting was computed in this run
+    (on a resumed run that had finished it, the existing sheet is kept)."""
     from hicd.evaluation.plots import plot_examples, plot_robustness
 
-    out.mkdir(parents=True, exist_ok=True)
-    rows = write_results(out, scores, context)
     plot_robustness(rows, out / "robustness.png")
+    if not examples_computed:
+        return
     if collector.examples:
         plot_examples(collector.examples, models, example_case.name, out / "examples.png")
     else:

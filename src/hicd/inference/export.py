@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from hicd.atomic import atomic_path
+from hicd.atomic import atomic_path, refuse_existing
 from hicd.errors import ConfigError
 from hicd.inference.checkpoint import CheckpointInfo, load_model
 from hicd.models import ChangeDetectionModel, LogitsOnly, export_onnx
@@ -61,14 +61,31 @@ WRITERS: dict[str, Callable[[ChangeDetectionModel, CheckpointInfo, Path, int], N
     "torchscript": write_torchscript,
 }
 
+SUFFIXES: dict[str, tuple[str, ...]] = {"onnx": (".onnx",), "torchscript": (".pt", ".pth")}
+"""The file name suffixes each format is written under."""
+
 
 def export_checkpoint(
-    checkpoint: str | Path, out: str | Path, format: str = "onnx", opset: int = 18
+    checkpoint: str | Path,
+    out: str | Path,
+    format: str = "onnx",
+    opset: int = 18,
+    overwrite: bool = False,
 ) -> Path:
-    """Export the network of ``checkpoint`` to ``out`` as ``format`` (``onnx`` or ``torchscript``)."""
+    """Export the network of ``checkpoint`` to ``out`` as ``format`` (``onnx`` or ``torchscript``).
+
+    ``out`` must end in the format's suffix (:data:`SUFFIXES`); an existing ``out`` is refused
+    unless ``overwrite``.
+    """
     if format not in WRITERS:
         raise ConfigError(f"--format {format!r} is not one of {', '.join(WRITERS)}")
+    out = Path(out)
+    if out.suffix.lower() not in SUFFIXES[format]:
+        raise ConfigError(
+            f"--out {out}: a {format} file must end in {' or '.join(SUFFIXES[format])}"
+        )
+    refuse_existing(out, overwrite)
     model, info = load_model(checkpoint, "cpu")
     with atomic_path(out) as tmp:
         WRITERS[format](model, info, tmp, opset)
-    return Path(out)
+    return out

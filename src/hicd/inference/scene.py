@@ -9,7 +9,6 @@ interrupted run leaves no partial output.
 from __future__ import annotations
 
 import time
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +17,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from hicd.atomic import atomic_path
+from hicd.atomic import atomic_paths, refuse_existing
+from hicd.data.io import ValueScale
 from hicd.errors import ConfigError
 from hicd.inference.checkpoint import CheckpointInfo
 from hicd.inference.output import OUTPUT_SUFFIXES, ChangeMapWriter, decode_changes, encode
@@ -26,7 +26,7 @@ from hicd.inference.quicklook import write_quicklook
 from hicd.inference.raster import open_pair
 from hicd.inference.streaming import count_tiles, stream_change_probability
 from hicd.inference.tiled import model_device
-from hicd.inference.vector import resolve_vector_crs
+from hicd.inference.vector import resolve_vector_crs, write_change_polygons
 
 DEFAULT_TILE = 512
 BATCH_SIZES = {"cuda": 8, "cpu": 4}
@@ -93,7 +93,11 @@ def resolve_quicklook(out: Path, quicklook: bool | str | Path | None) -> Path | 
     return Path(quicklook) if quicklook else None
 
 
-def _check_paths(t1: Path, t2: Path, out: Path, extra: list[Path]) -> None:
+def check_output_paths(
+    t1: Path, t2: Path, out: Path, extra: list[Path], overwrite: bool = False
+) -> None:
+    """Refuse a map path that is not a GeoTIFF, outputs that collide with the inputs or each
+    other, and existing outputs unless ``overwrite``."""
     if out.suffix.lower() not in OUTPUT_SUFFIXES:
         raise ConfigError(f"{out}: the change map is a GeoTIFF, give a .tif or .tiff path")
     inputs = {t1.resolve(), t2.resolve()}
@@ -102,6 +106,8 @@ def _check_paths(t1: Path, t2: Path, out: Path, extra: list[Path]) -> None:
             raise ConfigError(f"{path}: output would overwrite an input image")
     if len({p.resolve() for p in (out, *extra)}) != len(extra) + 1:
         raise ConfigError(f"{out}: output, quick-look and vector paths must differ")
+    for path in (out, *extra):
+        refuse_existing(path, overwrite, "output")
 
 
 def predict_scene(
@@ -118,11 +124,12 @@ def predict_scene(
     probabilities: bool = False,
     resampling: str = "bilinear",
     bands: list[int] | None = None,
-    value_scale: float | None = None,
+    value_scale: ValueScale = None,
     quicklook: bool | str | Path | None = True,
     vector: str | Path | None = None,
     vector_crs: str = "EPSG:4326",
     progress: bool = False,
+    overwrite: bool = False,
 ) -> PredictionResult:
     """Write the change map of ``t1`` → ``t2`` to ``out`` (see ``ChangeDetector.predict_files``)."""
     started = time.perf_counter()
@@ -137,14 +144,16 @@ def predict_scene(
     quicklook_path = resolve_quicklook(out, quicklook)
     vector_path = Path(vector) if vector else None
     vector_crs = resolve_vector_crs(vector_crs)
-    _check_paths(t1, t2, out, [p for p in (quicklook_path, vector_path) if p is not None])
+    extra = [p for p in (quicklook_path, vector_path) if p is not None]
+    check_output_paths(t1, t2, out, extra, overwrite)
     with (
         rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20),
         open_pair(t1, t2, info.bands, bands, resampling, value_scale) as pair,
-        ExitStack() as outputs,
+        atomic_paths(out, *extra) as temporary,
     ):
+        # every output is renamed into place together, once all of them are written
+        map_tmp, extra_tmp = temporary[0], dict(zip(extra, temporary[1:], strict=True))
         region = pair.region
-        map_tmp = outputs.enter_context(atomic_path(out))
         tags = {
             "hicd_encoding": "probability" if probabilities else "binary",
             "hicd_threshold": str(threshold),
@@ -169,16 +178,13 @@ def predict_scene(
                 writer.write(region.row_off + rows.top, region.col_off + rows.left, encoded)
                 valid_pixels += encoded.size if rows.valid is None else int(rows.valid.sum())
                 changed_pixels += int(decode_changes(encoded, threshold).sum())
-        # every output is renamed into place only once all of them are written
         if quicklook_path is not None:
-            tmp = outputs.enter_context(atomic_path(quicklook_path))
-            write_quicklook(pair.t1, map_tmp, tmp, threshold)
+            write_quicklook(pair.t1, map_tmp, extra_tmp[quicklook_path], threshold)
         polygons = None
         if vector_path is not None:
-            from hicd.inference.vector import write_change_polygons
-
-            tmp = outputs.enter_context(atomic_path(vector_path))
-            polygons = write_change_polygons(map_tmp, tmp, threshold, vector_crs=vector_crs)
+            polygons = write_change_polygons(
+                map_tmp, extra_tmp[vector_path], threshold, vector_crs=vector_crs
+            )
     return PredictionResult(
         out=out,
         quicklook=quicklook_path,

@@ -11,6 +11,7 @@ import lightning.pytorch as pl
 
 from hicd.data.synthetic import write_synthetic_dataset
 from hicd.distillation import DistillationConfig
+from hicd.errors import ConfigError
 from hicd.training.config import NetworkConfig, OptimConfig
 from hicd.training.data import ChangeDataModule
 from hicd.training.runs import fit_best, fit_student, publish_checkpoint
@@ -62,17 +63,33 @@ class DemoConfig:
         )
 
 
-def run_demo(out: str | Path = "demo-output", config: DemoConfig | None = None) -> list[dict]:
+def check_demo_out(out: Path, overwrite: bool) -> None:
+    """Refuse an ``out`` that is a file, or a non-empty folder unless ``overwrite``."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise ConfigError(
+            f"--out {out}: folder is not empty; give --overwrite to write over it "
+            "(make demo DEMO_ARGS=--overwrite), or another --out"
+        )
+
+
+def run_demo(
+    out: str | Path = "demo-output", config: DemoConfig | None = None, overwrite: bool = False
+) -> list[dict]:
     """Train the teacher and the students, evaluate them and write everything to ``out``.
 
     ``out`` receives ``teacher.ckpt`` and one checkpoint per student (``none.ckpt``,
     ``hicd.ckpt``), ``results.json``/``.csv``/``.md``, ``robustness.png`` and
-    ``examples.png``; intermediate runs and the generated data go to ``out/work``.
+    ``examples.png``; intermediate runs and the generated data go to ``out/work``. A non-empty
+    ``out`` is refused unless ``overwrite``: then the demo's files are replaced and nothing
+    else in ``out`` is deleted.
     """
     from hicd.evaluation import evaluate_checkpoints
 
     config = config or DemoConfig()
     out = Path(out)
+    check_demo_out(out, overwrite)
     work = out / "work"
     started = time.perf_counter()
     pl.seed_everything(config.seed, workers=True, verbose=False)
@@ -125,6 +142,7 @@ def run_demo(out: str | Path = "demo-output", config: DemoConfig | None = None) 
         out=out,
         names=list(checkpoints),
         seed=config.seed,
+        overwrite=overwrite,
     )
     print(f"[demo] done in {time.perf_counter() - started:.0f} s; results in {out}", flush=True)
     return rows
