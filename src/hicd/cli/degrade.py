@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from hicd.cli.options import add_value_scale
 from hicd.degradations import SCALES, SEVERITIES, SINGLE_KINDS, DegradationSetting
 from hicd.errors import ConfigError
 
@@ -58,6 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="t2",
         help="which date to degrade (default: %(default)s)",
     )
+    add_value_scale(parser)
     parser.add_argument(
         "--overwrite",
         action="store_true",
@@ -122,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
         setting,
         seed=args.seed,
         date=args.date,
+        value_scale=args.value_scale,
         overwrite=args.overwrite,
         progress=not args.quiet,
     )

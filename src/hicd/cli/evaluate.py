@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 
+from hicd.cli.options import add_value_scale
 from hicd.errors import ConfigError
 
 
@@ -68,6 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ignore-value", type=int, help="label value to ignore (e.g. 255 for 0/1/255 labels)"
     )
+    add_value_scale(parser)
     parser.add_argument(
         "--workers", type=int, default=0, help="processes that read and degrade ahead (0: inline)"
     )
@@ -97,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         names=args.names,
         examples=args.examples,
         ignore_value=args.ignore_value,
+        value_scale=args.value_scale,
         workers=args.workers,
         progress=not args.quiet,
         overwrite=args.overwrite,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from hicd.cli.options import add_value_scale
 from hicd.errors import ConfigError
 
 
@@ -21,16 +22,6 @@ def _bands(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated band numbers, got {text!r}"
         ) from None
-
-
-def _value_scale(text: str) -> float | tuple[float, float]:
-    try:
-        values = tuple(float(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a number or two comma-separated numbers (t1,t2), got {text!r}"
-        ) from None
-    return values[0] if len(values) == 1 else values
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,14 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bands", type=_bands, help="1-based bands to read, e.g. 3,2,1 (default: all but alpha)"
     )
-    parser.add_argument(
-        "--value-scale",
-        type=_value_scale,
-        metavar="SCALE[,SCALE]",
-        help="pixel value that maps to 1.0, for both dates or per date (t1,t2), e.g. 10000 or "
-        "10000,255 (default: 255 for uint8, the type's maximum for other integers if the data "
-        "reach above half of it, else an error; floats must lie in [0, 1])",
-    )
+    add_value_scale(parser)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     parser.add_argument(
         "--quicklook", metavar="PNG", help="quick-look PNG path (default: --out with .png)"

@@ -14,7 +14,14 @@ from PIL import Image
 from tqdm import tqdm
 
 from hicd.atomic import atomic_directory
-from hicd.data.io import RASTERIO_SUFFIXES, image_to_tensor, pixel_scale, read_image
+from hicd.data.io import (
+    RASTERIO_SUFFIXES,
+    ValueScale,
+    date_scales,
+    image_to_tensor,
+    pixel_scale,
+    read_image,
+)
 from hicd.data.pairing import pair_folders
 from hicd.degradations.degrader import Degrader
 from hicd.degradations.settings import DegradationSetting
@@ -31,6 +38,7 @@ def write_degraded_dataset(
     setting: DegradationSetting | str,
     seed: int = 0,
     date: Literal["t1", "t2"] = "t2",
+    value_scale: ValueScale = None,
     overwrite: bool = False,
     progress: bool = True,
 ) -> Path:
@@ -42,12 +50,17 @@ def write_degraded_dataset(
     degradation is deterministic in (seed, image name, setting), so two runs give identical
     bytes. The output appears atomically once complete.
 
+    ``value_scale`` says which pixel value is 1.0 (one value, or (t1, t2) of which the degraded
+    date's is used; default: the rule of :mod:`hicd.data.io`); degraded values above it are
+    written as the scale.
+
     ``data`` is never modified: an ``out`` equal to, inside or containing ``data`` (after
     resolving links) is refused. A non-empty ``out`` is refused unless it is a previous
     ``hicd degrade`` output holding only the files hicd wrote, and ``overwrite`` is set.
     """
     data, out = Path(data), Path(out)
     target = check_output_folder(data, out, overwrite)
+    scale = date_scales(value_scale)[0 if date == "t1" else 1]
     if isinstance(setting, str):
         setting = DegradationSetting.parse(setting)
     label_dir = data / "label" if (data / "label").is_dir() else None
@@ -70,9 +83,9 @@ def write_degraded_dataset(
             source = getattr(pair, date)
             array = read_image(source)
             degraded, image_records = degrader(
-                image_to_tensor(array, source)[None], names=[pair.name]
+                image_to_tensor(array, source, scale)[None], names=[pair.name]
             )
-            write_like(degraded[0], array, source, tmp / DATE_FOLDERS[date])
+            write_like(degraded[0], array, source, tmp / DATE_FOLDERS[date], scale)
             records[pair.name] = image_records[0]
         manifest = {
             "source": str(data),
@@ -159,10 +172,17 @@ def _foreign_entry(out: Path) -> str | None:
     return None
 
 
-def write_like(image: torch.Tensor, source_array: np.ndarray, source: Path, folder: Path) -> Path:
-    """Write a [0, 1] C×H×W tensor with the pixel type of ``source_array``: GeoTIFF (keeping the
-    source's georeference) for TIFF sources, PNG otherwise."""
-    scale = pixel_scale(source_array, source)
+def write_like(
+    image: torch.Tensor,
+    source_array: np.ndarray,
+    source: Path,
+    folder: Path,
+    value_scale: float | None = None,
+) -> Path:
+    """Write a [0, 1] C×H×W tensor with the pixel type of ``source_array`` (1.0 becoming
+    ``pixel_scale(source_array, source, value_scale)``): GeoTIFF (keeping the source's
+    georeference) for TIFF sources, PNG otherwise."""
+    scale = pixel_scale(source_array, source, value_scale)
     array = image.permute(1, 2, 0).numpy()
     if np.issubdtype(source_array.dtype, np.integer):
         array = np.round(array * scale).astype(source_array.dtype)

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from hicd.data import BitemporalDataset
 from hicd.data.dataset import Sample
+from hicd.data.io import ValueScale
 from hicd.degradations import DegradationSetting, expand_settings
 from hicd.errors import ConfigError, DataError
 from hicd.evaluation.examples import ExampleCollector
@@ -155,6 +156,7 @@ def run_identity(
     tile: int | None,
     overlap: int | None,
     ignore_value: int | None,
+    value_scale: ValueScale,
     cell: int | None,
 ) -> dict[str, Any]:
     """What makes two evaluations the same run (``--resume`` refuses when it differs)."""
@@ -172,6 +174,7 @@ def run_identity(
         "tile": tile,
         "overlap": overlap,
         "ignore value": ignore_value,
+        "value scale": list(value_scale) if isinstance(value_scale, tuple) else value_scale,
         "cell": cell,
     }
 
@@ -202,6 +205,7 @@ def evaluate_checkpoints(
     names: Sequence[str] | None = None,
     examples: int = 4,
     ignore_value: int | None = None,
+    value_scale: ValueScale = None,
     workers: int = 0,
     progress: bool = True,
     cell: int | None = None,
@@ -232,6 +236,8 @@ def evaluate_checkpoints(
         examples: number of example pairs in examples.png (0: no sheet).
         ignore_value: label value to ignore besides the default encodings (e.g. 255 for 0/1/255
             labels).
+        value_scale: pixel value that maps to 1.0, one for both dates or (t1, t2) (default:
+            the rule of :mod:`hicd.data.io`).
         workers: data-loading processes that read and degrade ahead of the models (0: inline).
         progress: show a progress bar over settings × pairs.
         cell: also return the confusion counts of every ``cell``×``cell`` window of every pair
@@ -263,6 +269,7 @@ def evaluate_checkpoints(
             degraded_date=date,
             degradation_seed=seed,
             ignore_value=ignore_value,
+            value_scale=value_scale,
         )
         for case in cases
     }
@@ -270,7 +277,18 @@ def evaluate_checkpoints(
     finished: dict[str, dict[str, Any]] = {}
     if out is not None:
         identity = run_identity(
-            checkpoints, names, data, split, cases, seed, date, tile, overlap, ignore_value, cell
+            checkpoints,
+            names,
+            data,
+            split,
+            cases,
+            seed,
+            date,
+            tile,
+            overlap,
+            ignore_value,
+            value_scale,
+            cell,
         )
         progress_file = Progress(out, identity)
         if resume:

@@ -1,0 +1,29 @@
+"""Option types shared by several subcommands."""
+
+from __future__ import annotations
+
+import argparse
+
+VALUE_SCALE_HELP = (
+    "pixel value that maps to 1.0, for both dates or per date (t1,t2), e.g. 10000 or "
+    "10000,255 (default: 255 for uint8, the type's maximum for other integers if the data "
+    "reach above half of it, else an error; floats must lie in [0, 1])"
+)
+
+
+def value_scale(text: str) -> float | tuple[float, float]:
+    """``--value-scale SCALE[,SCALE]``: one scale for both dates, or (t1, t2)."""
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number or two comma-separated numbers (t1,t2), got {text!r}"
+        ) from None
+    return values[0] if len(values) == 1 else values
+
+
+def add_value_scale(parser: argparse.ArgumentParser) -> None:
+    """Add ``--value-scale`` (see ``hicd.data.io`` for the rule)."""
+    parser.add_argument(
+        "--value-scale", type=value_scale, metavar="SCALE[,SCALE]", help=VALUE_SCALE_HELP
+    )
