@@ -8,8 +8,8 @@ overridden on the command line. A run folder (``trainer.default_root_dir``, by d
 ``checkpoints/last.ckpt`` (latest validated state; ``--ckpt_path last`` resumes from it) and one ``version_N/`` per invocation with the resolved
 ``config.yaml``, ``metrics.csv`` and TensorBoard events. See ``docs/training.md``.
 
-Files named in the config (backbone weights, teacher checkpoint, ``--ckpt_path``) are checked
-before anything is built, and hicd's own errors from building the modules reach
+Files named in the config (backbone weights, teacher checkpoint, data root, ``--ckpt_path``) are
+checked before anything is built, and hicd's own errors from building the modules reach
 ``hicd.cli.main`` unwrapped, so a bad config gives one line naming the option. Checkpoints are
 loaded with ``weights_only=True`` (no code from the file runs).
 """
@@ -60,6 +60,7 @@ PATH_OPTIONS = {
         "; give the backbone weights file, imagenet (downloads) or null (random weights)",
     ),
     "model.init_args.teacher_checkpoint": ((None,), "; give the stage-1 checkpoint"),
+    "data.root": ((None,), ""),  # unused by kind synthetic
 }
 CKPT_PATH_NAMES = ("best", "last", "hpc", "registry")
 """``--ckpt_path`` values Lightning resolves itself (``registry:...`` too)."""
@@ -119,6 +120,8 @@ def check_config_paths(config: Namespace) -> None:
     """Raise ``ConfigError`` naming the option when a file in ``PATH_OPTIONS`` does not exist."""
     for option, (no_file, hint) in PATH_OPTIONS.items():
         value = config.get(option)
+        if option == "data.root" and config.get("data.kind") == "synthetic":
+            continue
         if value not in no_file:
             check_path(option, value, hint)
 

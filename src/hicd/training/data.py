@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from hicd.data import BANDON, LEVIRCD, SVCD, BitemporalDataset, collate_samples, training_transform
 from hicd.data.synthetic import SyntheticChangeDataset
 from hicd.errors import ConfigError
-from hicd.training.config import as_config, check_path
+from hicd.training.config import as_config
 
 Sample = dict[str, Any]
 Transform = Callable[[Sample], Sample]
@@ -141,8 +141,6 @@ class ChangeDataModule(LightningDataModule):
             raise ConfigError(f"data.kind: {kind!r} is not one of {', '.join(DATASET_KINDS)}")
         if kind != "synthetic" and not root:
             raise ConfigError(f"data.root: dataset kind {kind!r} needs the dataset folder")
-        if kind != "synthetic":
-            check_path("data.root", root)
         if val_split == test_split:
             raise ConfigError(
                 f"data.val_split: validation must not use the test split ({test_split!r})"
