@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,20 @@ def test_truncated_file_is_refused(tmp_path: Path, mobilenet_weights: Path) -> N
 def test_missing_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"nowhere\.pth does not exist"):
         create_model("siam_fpn", pretrained=tmp_path / "nowhere.pth")
+
+
+def test_missing_relative_file_names_the_current_folder(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    expected = f"weights/nowhere.pth does not exist in the current folder {tmp_path}"
+    with pytest.raises(DataError, match=re.escape(expected) + "$"):
+        create_model("siam_fpn", pretrained="weights/nowhere.pth")
+
+
+def test_weights_file_needing_code_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "evil.pth"
+    torch.save({"conv.weight": torch.zeros(1), "path": tmp_path}, path)  # a pickled Path
+    with pytest.raises(DataError, match="not a PyTorch state dict loadable with weights_only"):
+        create_model("siam_fpn", pretrained=path)
 
 
 def test_incompatible_file_is_refused(tmp_path: Path) -> None:

@@ -1,15 +1,19 @@
 """End to end: `hicd fit` of a teacher and an HiCD student from configs/synthetic, resume from
-`last`, checkpoint contents and checkpoint selection on val/f1."""
+`last`, checkpoint contents and checkpoint selection on val/f1; checkpoints load with
+weights_only=True; missing or refused files in a config fail in one line naming the option."""
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
 
+import numpy as np
+import pytest
 import torch
 
 from hicd.cli.main import main
-from hicd.inference.checkpoint import load_model
+from hicd.inference.checkpoint import CheckpointInfo, load_model, save_model_checkpoint
+from hicd.models import create_model
 
 
 def read_metrics(path: Path) -> list[dict[str, str]]:
@@ -108,3 +112,104 @@ def test_validate_and_test_subcommands(teacher_run, configs, tiny_overlay, tiny_
     assert main(["test", *argv]) == 0
     rows = read_metrics(sorted(teacher_run.glob("version_*/metrics.csv"))[-1])
     assert {"test/f1", "test/iou", "test/precision", "test/recall"} <= set(rows[-1])
+
+
+def test_checkpoints_with_ema_load_and_resume_with_weights_only(
+    tmp_path, configs, run_fit, tiny_overlay, tiny_network_overlay, monkeypatch
+):
+    root = tmp_path / "teacher-ema"
+    argv = [
+        "--config", str(configs / "synthetic" / "teacher.yaml"),
+        "--config", str(tiny_overlay),
+        "--config", str(tiny_network_overlay),
+        "--config", str(configs / "callbacks" / "ema.yaml"),
+        "--trainer.default_root_dir", str(root),
+    ]  # fmt: skip
+    run_fit(argv)
+    for name in ("best.ckpt", "last.ckpt"):
+        checkpoint = torch.load(root / "checkpoints" / name, weights_only=True)
+        assert any("EMAWeightAveraging" in key for key in checkpoint["callbacks"])
+        assert load_model(root / "checkpoints" / name)[1].role == "teacher"
+
+    calls = []
+    torch_load = torch.load
+
+    def recording_load(*args, **kwargs):
+        calls.append(kwargs.get("weights_only"))
+        return torch_load(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", recording_load)
+    cli = run_fit([*argv, "--trainer.max_steps", "3", "--ckpt_path", "last"])
+    assert cli.trainer.global_step == 3
+    assert calls and all(value is True for value in calls)
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    (line,) = [line for line in err.splitlines() if line.startswith("hicd: error: ")]
+    return line
+
+
+NO_WEIGHTS = ["--model.init_args.network.pretrained", "null"]
+CONFIG_PATH_CASES = {
+    # A config from the repository run outside it: its relative backbone weights path.
+    "pretrained": (
+        "synthetic/teacher.yaml",
+        [],
+        "model.init_args.network.pretrained: ../shared/weights/mobilenet_v2-b0353104.pth",
+    ),
+    "teacher": (
+        "synthetic/student_hicd.yaml",
+        [],
+        "model.init_args.teacher_checkpoint: runs/synthetic/teacher/checkpoints/best.ckpt",
+    ),
+    "data_root": (
+        "synthetic/teacher.yaml",
+        [*NO_WEIGHTS, "--data.kind", "generic", "--data.root", "data/gone"],
+        "data.root: data/gone",
+    ),
+    "ckpt_path": (
+        "synthetic/teacher.yaml",
+        [*NO_WEIGHTS, "--ckpt_path", "gone.ckpt"],
+        "ckpt_path: gone.ckpt",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CONFIG_PATH_CASES))
+def test_missing_config_path_is_one_line(case, tmp_path, configs, capsys, monkeypatch):
+    config, extra, expected = CONFIG_PATH_CASES[case]
+    monkeypatch.chdir(tmp_path)
+    argv = ["fit", "--config", str(configs / config), "--trainer.max_steps", "1", *extra]
+    assert main(argv) == 2
+    line = one_error_line(capsys)
+    assert line.startswith(f"hicd: error: {expected} not found (relative paths are taken from")
+    assert str(tmp_path) in line
+    assert list(tmp_path.iterdir()) == []  # no run folder
+
+
+def test_student_of_a_teacher_with_moved_backbone_weights(tmp_path, configs, capsys, monkeypatch):
+    model = create_model("siam_fpn", backbone="tv_mobilenet_v2", decoder_channels=16)
+    info = CheckpointInfo(dict(model.config), extra={"pretrained": "weights/moved.pth"})
+    teacher = save_model_checkpoint(tmp_path / "teacher.ckpt", model, info)
+    monkeypatch.chdir(tmp_path)
+    argv = ["fit", "--config", str(configs / "synthetic" / "student_hicd.yaml")]
+    assert main([*argv, "--model.init_args.teacher_checkpoint", str(teacher)]) == 2
+    line = one_error_line(capsys)
+    assert line.startswith("hicd: error: model.init_args.network.pretrained: weights/moved.pth")
+    assert f"the teacher {teacher} records these backbone weights" in line
+
+
+def test_refused_checkpoint_in_a_config_is_one_line(tmp_path, configs, capsys, png_writer):
+    image = png_writer(tmp_path / "t1.png", np.zeros((8, 8, 3)))
+    argv = ["fit", "--config", str(configs / "synthetic" / "student_hicd.yaml")]
+    assert main([*argv, "--model.init_args.teacher_checkpoint", str(image)]) == 2
+    assert one_error_line(capsys) == f"hicd: error: {image} is a PNG image, not a checkpoint " + (
+        "(did you swap --checkpoint and --t1?)"
+    )
+    foreign = tmp_path / "foreign.ckpt"
+    torch.save({"state_dict": {}, "pytorch-lightning_version": "2.4.0"}, foreign)
+    teacher = [*NO_WEIGHTS, "--ckpt_path", str(foreign)]
+    assert main(["fit", "--config", str(configs / "synthetic" / "teacher.yaml"), *teacher]) == 2
+    assert "Lightning checkpoint of another project" in one_error_line(capsys)

@@ -7,6 +7,11 @@ overridden on the command line. A run folder (``trainer.default_root_dir``, by d
 ``runs/<data.kind>/<model run name>``) holds ``checkpoints/best.ckpt`` (best ``val/f1``),
 ``checkpoints/last.ckpt`` (latest validated state; ``--ckpt_path last`` resumes from it) and one ``version_N/`` per invocation with the resolved
 ``config.yaml``, ``metrics.csv`` and TensorBoard events. See ``docs/training.md``.
+
+Files named in the config (backbone weights, teacher checkpoint, data root, ``--ckpt_path``) are
+checked before anything is built, and hicd's own errors from building the modules reach
+``hicd.cli.main`` unwrapped, so a bad config gives one line naming the option. Checkpoints are
+loaded with ``weights_only=True`` (no code from the file runs).
 """
 
 from __future__ import annotations
@@ -23,7 +28,11 @@ from jsonargparse import Namespace
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
+from hicd.errors import ConfigError, HicdError
+from hicd.inference.checkpoint import read_checkpoint
+from hicd.models.encoders import IMAGENET
 from hicd.training import ChangeDataModule, ChangeModule
+from hicd.training.config import check_path
 
 RUNS_DIR = "runs"
 CHECKPOINT_DEFAULTS = {
@@ -44,6 +53,17 @@ CHECKPOINT_DEFAULTS = {
     "last_checkpoint.enable_version_counter": False,
 }
 CHECKPOINT_GROUPS = ("checkpoint", "last_checkpoint")
+PATH_OPTIONS = {
+    # option -> values that name no file, and what else the option takes
+    "model.init_args.network.pretrained": (
+        (None, "None", "null", "", IMAGENET),
+        "; give the backbone weights file, imagenet (downloads) or null (random weights)",
+    ),
+    "model.init_args.teacher_checkpoint": ((None,), "; give the stage-1 checkpoint"),
+    "data.root": ((None,), ""),  # unused by kind synthetic
+}
+CKPT_PATH_NAMES = ("best", "last", "hpc", "registry")
+"""``--ckpt_path`` values Lightning resolves itself (``registry:...`` too)."""
 
 
 class HicdCLI(LightningCLI):
@@ -56,8 +76,26 @@ class HicdCLI(LightningCLI):
         parser.link_arguments("data.crop_size", "model.init_args.crop_size")
         parser.link_arguments("data.eval_tile", "model.init_args.eval_tile")
 
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        super().parse_arguments(parser, args)
+        subcommand = self.config.get("subcommand")
+        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        # Checked before Lightning reads the file's hyperparameters (a raw unpickling error).
+        named = ckpt_path in CKPT_PATH_NAMES or str(ckpt_path).startswith("registry:")
+        if ckpt_path and not named:
+            check_path("ckpt_path", ckpt_path)
+            read_checkpoint(ckpt_path)
+
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand]
+        check_config_paths(config)
+        if "weights_only" in config:
+            if config.weights_only is False:
+                raise ConfigError(
+                    "weights_only: hicd loads checkpoints only with weights_only=True (no code "
+                    "from the file runs); see Checkpoints in docs/prediction.md"
+                )
+            config.weights_only = True
         root = Path(config.trainer.default_root_dir or default_run_dir(config))
         config.trainer.default_root_dir = str(root)
         for group in CHECKPOINT_GROUPS:
@@ -65,6 +103,38 @@ class HicdCLI(LightningCLI):
                 config[group].dirpath = str(root / "checkpoints")
         if config.trainer.logger in (None, True):
             config.trainer.logger = default_loggers(root)
+
+    def instantiate_classes(self) -> None:
+        try:
+            super().instantiate_classes()
+        except ValueError as error:
+            # jsonargparse reports a failed constructor as a ValueError listing every type it
+            # tried; hicd's own error (one line naming the option) is in the cause chain.
+            cause = hicd_cause(error)
+            if cause is None:
+                raise
+            raise cause from None
+
+
+def check_config_paths(config: Namespace) -> None:
+    """Raise ``ConfigError`` naming the option when a file in ``PATH_OPTIONS`` does not exist."""
+    for option, (no_file, hint) in PATH_OPTIONS.items():
+        value = config.get(option)
+        if option == "data.root" and config.get("data.kind") == "synthetic":
+            continue
+        if value not in no_file:
+            check_path(option, value, hint)
+
+
+def hicd_cause(error: BaseException) -> HicdError | None:
+    """The first ``HicdError`` in ``error``'s chain of causes and contexts, if any."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, HicdError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def default_run_dir(config: Namespace) -> Path:

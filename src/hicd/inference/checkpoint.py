@@ -3,10 +3,19 @@
 A checkpoint is a ``torch.save``d dict (Lightning's ``.ckpt`` files qualify) holding
 ``checkpoint["hicd"]``, the metadata below, and ``checkpoint["state_dict"]`` in which the
 predictive network's weights carry the prefix ``model.`` (other entries are ignored).
+
+Checkpoints are read with ``torch.load(weights_only=True)``: tensors, containers and plain
+values only, so loading a file never runs code from it. Anything else is refused with a line
+saying what the file is (see "Checkpoints" in docs/prediction.md).
 """
 
 from __future__ import annotations
 
+import pickle
+import pickletools
+import re
+import warnings
+import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,6 +30,19 @@ from hicd.models import ChangeDetectionModel, create_model
 
 METADATA_KEY = "hicd"
 MODEL_PREFIX = "model."
+RECIPE = (
+    "load the weights into a model from hicd.models.create_model(...) and save it with "
+    "hicd.inference.checkpoint.save_model_checkpoint(path, model, "
+    "CheckpointInfo(model_config=dict(model.config))) (see Checkpoints in docs/prediction.md)"
+)
+IMAGE_SIGNATURES = {
+    b"\x89PNG\r\n\x1a\n": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"II*\x00": "a TIFF image",
+    b"MM\x00*": "a TIFF image",
+    b"II+\x00": "a TIFF image",
+    b"MM\x00+": "a TIFF image",
+}
 
 
 @dataclass
@@ -80,12 +102,105 @@ def save_model_checkpoint(
     return Path(path)
 
 
-def read_checkpoint_info(checkpoint: dict[str, Any], path: str | Path) -> CheckpointInfo:
-    """Parse the metadata of a loaded checkpoint dict."""
+def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], CheckpointInfo]:
+    """Load an hicd checkpoint dict and its metadata on CPU, without running code from the file.
+
+    Raises:
+        DataError: one line naming ``path`` and what it is instead (missing, unreadable, an
+            image, a pickle that needs code to load, a plain state_dict, a foreign Lightning
+            checkpoint) and how to make an hicd checkpoint.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path} is a folder, not a checkpoint file")
+    if not path.is_file():
+        raise DataError(f"{path}: checkpoint not found")
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(8)
+    except OSError as error:
+        raise DataError(f"{path}: unreadable checkpoint ({_first_line(error)})") from error
+    for signature, kind in IMAGE_SIGNATURES.items():
+        if head.startswith(signature):
+            raise DataError(
+                f"{path} is {kind}, not a checkpoint (did you swap --checkpoint and --t1?)"
+            )
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        if not str(error).startswith("Weights only load failed"):
+            raise DataError(f"{path}: unreadable checkpoint ({_first_line(error)})") from error
+        names = _refused_globals(error, path)
+        what = f" ({', '.join(names)})" if names else ""
+        raise DataError(
+            f"{path}: refused: the file needs code execution to load{what}; hicd loads "
+            f"checkpoints without running code; re-save the weights as an hicd checkpoint: {RECIPE}"
+        ) from None
+    except Exception as error:
+        raise DataError(f"{path}: unreadable checkpoint ({_first_line(error)})") from error
+    return checkpoint, read_checkpoint_info(checkpoint, path)
+
+
+def _first_line(error: Exception) -> str:
+    """The first sentence of ``error``, after its type (torch's texts run to a paragraph)."""
+    text = str(error).strip().split("\n", 1)[0].split(". ", 1)[0][:200]
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _refused_globals(error: Exception, path: Path) -> list[str]:
+    """The classes or functions a refused pickle needs: from torch's message, else read from the
+    pickle's opcodes (parsed, never executed)."""
+    named = re.findall(r"GLOBAL ([\w.]+)", str(error))
+    if named:
+        return list(dict.fromkeys(named))
+    names: list[str] = []
+    strings: list[str] = []
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                data = archive.read(next(n for n in archive.namelist() if n.endswith("data.pkl")))
+        else:
+            data = path.read_bytes()
+        for opcode, arg, _ in pickletools.genops(data):
+            if opcode.name in ("GLOBAL", "INST"):
+                names.append(str(arg).replace(" ", "."))
+            elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+                names.append(".".join(strings[-2:]))
+            elif isinstance(arg, str):
+                strings.append(arg)
+    except Exception:  # a damaged pickle: report what was found before the damage
+        pass
+    return [n for n in dict.fromkeys(names) if not n.startswith(("torch.", "collections."))]
+
+
+def read_checkpoint_info(checkpoint: Any, path: str | Path) -> CheckpointInfo:
+    """Parse the metadata of a loaded checkpoint dict.
+
+    Raises:
+        DataError: when ``checkpoint`` has no hicd metadata, saying what it holds instead.
+    """
     metadata = checkpoint.get(METADATA_KEY) if isinstance(checkpoint, dict) else None
-    if not isinstance(metadata, dict) or "model_config" not in metadata:
-        raise DataError(f"{path}: not an hicd checkpoint (no '{METADATA_KEY}' metadata)")
-    return CheckpointInfo(**metadata)
+    if isinstance(metadata, dict) and "model_config" in metadata:
+        try:
+            return CheckpointInfo(**metadata)
+        except TypeError as error:
+            raise DataError(f"{path}: damaged hicd metadata ({error})") from error
+    if not isinstance(checkpoint, dict):
+        what = f"holds a {type(checkpoint).__name__}"
+    elif checkpoint and all(isinstance(value, torch.Tensor) for value in checkpoint.values()):
+        what = "is a plain state_dict (weights only)"
+    elif "pytorch-lightning_version" in checkpoint:
+        what = "is a Lightning checkpoint of another project"
+    elif "state_dict" in checkpoint:
+        what = "is a dict holding a state_dict"
+    else:
+        what = f"is a dict with keys {', '.join(map(str, list(checkpoint)[:5]))}"
+    raise DataError(
+        f"{path}: not an hicd checkpoint: it {what}, without the '{METADATA_KEY}' metadata; "
+        f"to make one, {RECIPE}"
+    )
 
 
 def load_model(
@@ -96,17 +211,11 @@ def load_model(
     """Rebuild the network of a checkpoint, load its weights strictly, and put it in eval mode.
 
     ``factory(**model_config)`` builds the network (default: ``create_model`` without a
-    pretrained backbone, since the weights come from the checkpoint). Checkpoints are pickled
-    files: load only those you trust.
+    pretrained backbone, since the weights come from the checkpoint). The file is read by
+    :func:`read_checkpoint`, without running code from it.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: checkpoint not found")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as error:
-        raise DataError(f"{path}: unreadable checkpoint ({error})") from error
-    info = read_checkpoint_info(checkpoint, path)
+    checkpoint, info = read_checkpoint(path)
     build = factory or (lambda **config: create_model(**{**config, "pretrained": None}))
     model = build(**info.model_config)
     state = model_state_dict(checkpoint)

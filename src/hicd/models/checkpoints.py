@@ -17,7 +17,8 @@ _WRAPPER_KEYS = ("state_dict", "model")
 def read_state_dict(path: Path) -> dict[str, Tensor]:
     """Load a state dict from ``path`` (bare, or under a ``state_dict``/``model`` key) on CPU."""
     if not path.is_file():
-        raise DataError(f"pretrained weights file {path} does not exist")
+        where = "" if path.is_absolute() else f" in the current folder {Path.cwd()}"
+        raise DataError(f"pretrained weights file {path} does not exist{where}")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:

@@ -5,12 +5,28 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from hicd.errors import ConfigError
 from hicd.models import DEFAULT_BACKBONE, DEFAULT_MODEL, ChangeDetectionModel, create_model
 
 T = TypeVar("T")
+
+
+def check_path(option: str, path: str | Path | None, hint: str = "") -> None:
+    """Raise a one-line ``ConfigError`` naming ``option`` when ``path`` is given but missing.
+
+    ``hint`` is added to the message (e.g. what else the option accepts).
+    """
+    if path is None or Path(path).exists():
+        return
+    where = (
+        ""
+        if Path(path).is_absolute()
+        else f" (relative paths are taken from the current folder, {Path.cwd()})"
+    )
+    raise ConfigError(f"{option}: {path} not found{where}{hint}")
 
 
 @dataclass

@@ -18,8 +18,9 @@ from hicd.distillation.batchnorm import recalibrate_batchnorm
 from hicd.errors import ConfigError
 from hicd.inference.checkpoint import CheckpointInfo, load_model
 from hicd.models import ChangeDetectionModel
+from hicd.models.encoders import IMAGENET
 from hicd.training.base import Batch, ChangeModule, batch_size_of
-from hicd.training.config import NetworkConfig, OptimConfig, as_config
+from hicd.training.config import NetworkConfig, OptimConfig, as_config, check_path
 
 TEACHER_PREFIX = "distiller.teacher."
 STUDENT_ALIAS_PREFIX = "distiller.student."
@@ -86,6 +87,13 @@ class StudentModule(ChangeModule):
             self.network = NetworkConfig.from_model_config(
                 info.model_config, info.extra.get("pretrained")
             )
+            if self.network.pretrained != IMAGENET:
+                check_path(
+                    "model.init_args.network.pretrained",
+                    self.network.pretrained,
+                    f"; the teacher {teacher_checkpoint} records these backbone weights: give "
+                    "their current path, or null",
+                )
             if self.network.pretrained is None and not init_from_teacher:
                 rank_zero_warn(
                     f"{teacher_checkpoint}: records no pretrained backbone, so a new student "
