@@ -1,13 +1,19 @@
 """`hicd demo --quick`: the main job end to end at tiny sizes."""
 
 import json
+import os
+import stat
 
 from hicd.cli.main import main
 
 
 def test_quick_demo_writes_checkpoints_results_and_plots(tmp_path, capsys) -> None:
     out = tmp_path / "demo"
-    assert main(["demo", "--quick", "--out", str(out)]) == 0
+    previous = os.umask(0o027)
+    try:
+        assert main(["demo", "--quick", "--out", str(out)]) == 0
+    finally:
+        os.umask(previous)
     for name in (
         "teacher.ckpt",
         "none.ckpt",
@@ -19,6 +25,7 @@ def test_quick_demo_writes_checkpoints_results_and_plots(tmp_path, capsys) -> No
         "examples.png",
     ):
         assert (out / name).is_file(), name
+        assert stat.S_IMODE((out / name).stat().st_mode) == 0o640, name  # the umask, not 0600
     rows = json.loads((out / "results.json").read_text())
     assert {row["model"] for row in rows} == {"teacher", "none", "hicd"}
     assert {row["setting"] for row in rows} == {"clean", "resolution-x4", "multi-x4"}
