@@ -93,10 +93,10 @@ class ChangeModule(LightningModule):
 
     def log_loss(self, loss: Tensor, terms: Mapping[str, Tensor], batch_size: int) -> None:
         """Log the total as ``train/loss`` (on the progress bar) and each term as
-        ``train/<name>``."""
-        self.log("train/loss", loss.detach(), prog_bar=True, batch_size=batch_size)
+        ``train/<name>``, averaged over processes under DDP (each sees its own batch)."""
+        self.log("train/loss", loss.detach(), prog_bar=True, batch_size=batch_size, sync_dist=True)
         values = {f"train/{name}": value.detach() for name, value in terms.items()}
-        self.log_dict(values, batch_size=batch_size)
+        self.log_dict(values, batch_size=batch_size, sync_dist=True)
 
     # -- evaluation -----------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_warn
 from lightning.pytorch.utilities.seed import isolate_rng
 from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from hicd.data.dataset import DATES
 from hicd.degradations import DegradationSetting, Degrader
@@ -185,7 +186,22 @@ class StudentModule(ChangeModule):
                 yield batch["t1"], batch["t2"]
 
         with isolate_rng():
-            return recalibrate_batchnorm(self.distiller.teacher, pairs())
+            count = recalibrate_batchnorm(self.distiller.teacher, pairs())
+        return self._pool_teacher_statistics(count)
+
+    def _pool_teacher_statistics(self, count: int) -> int:
+        """Under DDP each process re-estimated the teacher's statistics on its own shard; their
+        mean is the plain average over all those batches (what one process would estimate on
+        them), the same on every process. Returns the number of batches over all processes."""
+        strategy = self.trainer.strategy
+        if self.trainer.world_size == 1:
+            return count
+        for module in self.distiller.teacher.modules():
+            if isinstance(module, _BatchNorm) and module.running_mean is not None:
+                for buffer in (module.running_mean, module.running_var):
+                    buffer.copy_(strategy.reduce(buffer.clone(), reduce_op="mean"))
+        total = strategy.reduce(torch.tensor(count, device=self.device), reduce_op="sum")
+        return int(total)
 
     def distillation_scale(self, step: int) -> float:
         """The distillation terms' weight at optimiser step ``step`` (from 0): a linear warm-up
