@@ -17,8 +17,8 @@ from hicd.data.io import (
     ValueScale,
     check_float_values,
     date_scales,
+    default_scale,
     image_to_tensor,
-    integer_scale,
 )
 from hicd.data.pairing import pair_folders
 from hicd.errors import ConfigError, DataError
@@ -254,12 +254,12 @@ def _tensor_scale(image: Tensor, name: str, value_scale: float | None) -> float:
         if image.numel():
             extremes = torch.stack([image.min(), image.max()]).float().cpu().numpy()
             check_float_values(extremes, name, value_scale is not None, OPTION)
-        return value_scale or 1.0
-    if value_scale is not None:
-        return value_scale
-    if dtype == torch.uint8:
-        return 255.0
-    if not image.numel():
-        return float(torch.iinfo(dtype).max)
+        return default_scale(np.float32, lambda: (0.0, 1.0), name, value_scale, OPTION)
+
+    def value_range() -> tuple[float, float]:
+        if not image.numel():
+            return 0.0, float(torch.iinfo(dtype).max)
+        return image.min().item(), image.max().item()
+
     numpy_type = np.dtype(str(dtype).removeprefix("torch."))
-    return integer_scale(numpy_type, image.min().item(), image.max().item(), name, OPTION)
+    return default_scale(numpy_type, value_range, name, value_scale, OPTION)

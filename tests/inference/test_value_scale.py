@@ -157,6 +157,19 @@ def test_warped_float_dates_are_checked_on_the_file(geotiff, tmp_path):
         read_all(t1, t2)
 
 
+def test_large_warped_float_dates_are_read_whole_unless_the_sample_fails(
+    geotiff, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(raster, "EXACT_RANGE_PIXELS", 0)
+    monkeypatch.setattr(raster, "_SAMPLE_BLOCKS", 2)
+    t1 = geotiff(tmp_path / "t1.tif", np.full((3, 32, 32), 0.25, np.float32))
+    values = np.full((3, 32, 32), 0.5, np.float32)  # one block per row: the sample is rows 0, 16
+    values[:, 5, 5] = 200.0  # outside the sample
+    t2 = geotiff(tmp_path / "t2.tif", values, pixel=0.5)
+    with pytest.raises(DataError, match=r"t2\.tif: float values span 0.5 to 200"):
+        read_all(t1, t2)
+
+
 # --- corrupt files: predict fails like evaluate -----------------------------------------------
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -170,28 +171,46 @@ def check_float_values(
         )
 
 
+def default_scale(
+    dtype: np.dtype,
+    value_range: Callable[[], tuple[float, float]],
+    where: str | Path,
+    value_scale: float | None = None,
+    option: str = "--value-scale",
+) -> float:
+    """The pixel value that maps to 1.0 for data of ``dtype`` (the module's rule):
+    ``value_scale`` if given, 255 for uint8, 1.0 for floats, and for other integers the type's
+    maximum checked by ``integer_scale`` against ``value_range()`` (called only then)."""
+    scale = check_scale(value_scale, option)
+    if scale is not None:
+        return scale
+    dtype = np.dtype(dtype)
+    if dtype == np.uint8:
+        return 255.0
+    if dtype == np.bool_ or not np.issubdtype(dtype, np.number):
+        raise DataError(f"{where}: unsupported pixel type {dtype}")
+    if np.issubdtype(dtype, np.integer):
+        low, high = value_range()
+        return integer_scale(dtype, low, high, where, option)
+    if np.issubdtype(dtype, np.floating):
+        return 1.0
+    raise DataError(f"{where}: unsupported pixel type {dtype}")
+
+
 def pixel_scale(
     array: np.ndarray,
     path: str | Path,
     value_scale: float | None = None,
     option: str = "--value-scale",
 ) -> float:
-    """The pixel value that maps to 1.0 in ``array`` (see the module's rule): ``value_scale``
-    if given, 255 for uint8, the checked type's maximum for other integers, 1.0 for floats."""
-    scale = check_scale(value_scale, option)
-    if scale is not None:
-        return scale
-    if array.dtype == np.uint8:
-        return 255.0
-    if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.number):
-        raise DataError(f"{path}: unsupported pixel type {array.dtype}")
-    if np.issubdtype(array.dtype, np.integer):
+    """The pixel value that maps to 1.0 in ``array`` (``default_scale`` over its values)."""
+
+    def value_range() -> tuple[float, float]:
         if array.size == 0:
-            return float(np.iinfo(array.dtype).max)
-        return integer_scale(array.dtype, array.min(), array.max(), path, option)
-    if np.issubdtype(array.dtype, np.floating):
-        return 1.0
-    raise DataError(f"{path}: unsupported pixel type {array.dtype}")
+            return 0.0, float(np.iinfo(array.dtype).max)
+        return float(array.min()), float(array.max())
+
+    return default_scale(array.dtype, value_range, path, value_scale, option)
 
 
 def image_to_tensor(

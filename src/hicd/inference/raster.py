@@ -31,7 +31,13 @@ from rasterio.vrt import WarpedVRT
 from rasterio.warp import transform as transform_points
 from rasterio.windows import Window
 
-from hicd.data.io import ValueScale, check_float_values, date_scales, integer_scale
+from hicd.data.io import (
+    FLOAT_TOLERANCE,
+    ValueScale,
+    check_float_values,
+    date_scales,
+    default_scale,
+)
 from hicd.errors import ConfigError, DataError
 
 RESAMPLING: dict[str, Resampling] = {
@@ -150,31 +156,30 @@ def _source(
     if masked and all(MaskFlags.per_dataset in flags[i] for i in indexes):
         masked = masked[:1]  # one mask (alpha band or dataset mask) serves every band
     dtype = np.dtype(dataset.dtypes[indexes[0] - 1])
-    source = RasterSource(dataset, indexes, value_scale or 1.0, masked, path)
-    if dtype == np.bool_ or not np.issubdtype(dtype, np.number):
-        raise DataError(f"{path}: unsupported pixel type {dtype}")
+    source = RasterSource(dataset, indexes, 1.0, masked, path)
+    stats_from = dataset if original is None else original
     if np.issubdtype(dtype, np.floating):
         source.check_floats = True
         source.check_range = value_scale is None
         if source.check_range and original is not None:
             # resampling may overshoot [0, 1] slightly: check the file itself (a sample of a
-            # large one), then clip
-            low, high = value_range(original, indexes, path, settle=lambda low, high: True)
+            # large one, read whole unless the sample already fails), then clip
+            low, high = value_range(original, indexes, path, settle=_outside_unit)
             check_float_values(np.array([low, high]), path, scaled=False)
             source.check_range = False
-    elif value_scale is None:
-        if dtype == np.uint8:
-            source.scale = 255.0
-        else:
-            top = np.iinfo(dtype).max
 
-            def settled(low: float, high: float) -> bool:
-                return low < 0 or high > top / 2
+    def integer_range() -> tuple[float, float]:
+        top = np.iinfo(dtype).max
+        return value_range(
+            stats_from, indexes, path, settle=lambda low, high: low < 0 or high > top / 2
+        )
 
-            stats_from = dataset if original is None else original
-            low, high = value_range(stats_from, indexes, path, settle=settled)
-            source.scale = integer_scale(dtype, low, high, path)
+    source.scale = default_scale(dtype, integer_range, path, value_scale)
     return source
+
+
+def _outside_unit(low: float, high: float) -> bool:
+    return low < -FLOAT_TOLERANCE or high > 1.0 + FLOAT_TOLERANCE
 
 
 def value_range(
