@@ -36,7 +36,7 @@ def degrade(*options: str) -> int:
 
 @pytest.fixture
 def dataset(generic_dataset) -> Path:
-    return generic_dataset(names=("a", "b"), size=(16, 16))
+    return generic_dataset(names=("a", "b"), size=(16, 16), splits={"train": ["a"]})
 
 
 def test_out_equal_to_data_with_overwrite_leaves_source_untouched(dataset, capsys) -> None:
@@ -110,16 +110,40 @@ def test_overwrite_replaces_previous_output_but_never_unrelated_files(dataset, t
     write_degraded_dataset(dataset, out, "resolution-x2", overwrite=True, progress=False)
     assert json.loads((out / "degradation.json").read_text())["setting"] == "resolution-x2"
 
-    for extra in (out / "notes.txt", out / "B" / "other.png"):
-        extra.write_text("not hicd's")
+    extras = (out / "notes.txt", out / "B" / "other.png", out / "list" / "notes.txt")
+    for extra in (*extras, out / "A" / "a.txt", out / "label" / "sub"):
+        if extra.suffix:
+            extra.write_text("not hicd's")  # a file named after an image is still not hicd's
+        else:
+            extra.mkdir()
         before = tree_state(out)
         with pytest.raises(
             ConfigError, match=re.escape(f"{extra} was not written by hicd degrade")
         ):
             write_degraded_dataset(dataset, out, "multi-x2", overwrite=True, progress=False)
         assert tree_state(out) == before
-        extra.unlink()
+        extra.unlink() if extra.suffix else extra.rmdir()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["generic", "out"]
+
+
+def test_input_file_linked_into_out_is_refused(dataset, tmp_path) -> None:
+    out = write_degraded_dataset(dataset, tmp_path / "out", "multi-x2", progress=False)
+    (dataset / "A" / "a.png").unlink()
+    (dataset / "A" / "a.png").symlink_to(out / "A" / "a.png")
+    before = tree_state(tmp_path)
+    with pytest.raises(ConfigError, match=r"a\.png: is a link into --out"):
+        write_degraded_dataset(dataset, out, "resolution-x2", overwrite=True, progress=False)
+    assert tree_state(tmp_path) == before
+
+
+def test_overwrite_refuses_an_output_without_a_file_list(dataset, tmp_path) -> None:
+    out = write_degraded_dataset(dataset, tmp_path / "out", "multi-x2", progress=False)
+    manifest = json.loads((out / "degradation.json").read_text())
+    assert "A/a.png" in manifest["files"] and "list/train.txt" in manifest["files"]
+    del manifest["files"]  # as written by hicd 0.1
+    (out / "degradation.json").write_text(json.dumps(manifest))
+    with pytest.raises(ConfigError, match="no valid degradation.json"):
+        write_degraded_dataset(dataset, out, "resolution-x2", overwrite=True, progress=False)
 
 
 def test_overwrite_through_a_link_replaces_the_target(dataset, tmp_path) -> None:

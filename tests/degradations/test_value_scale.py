@@ -30,3 +30,21 @@ def test_degrade_low_range_uint16_needs_value_scale(tmp_path: Path, capsys) -> N
     with rasterio.open(tmp_path / "out" / "B" / "x.tif") as dataset:
         degraded = dataset.read()
     assert degraded.dtype == np.uint16 and degraded.max() <= 10000 and degraded.max() > 5000
+
+
+def test_degraded_float_date_keeps_its_scale(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    data = tmp_path / "data"
+    for folder in ("A", "B"):
+        values = rng.uniform(0, 10000, (3, 32, 32)).astype(np.float32)
+        path = data / folder / "x.tif"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        profile = {"driver": "GTiff", "height": 32, "width": 32, "count": 3, "dtype": "float32"}
+        with rasterio.open(path, "w", **profile) as dataset:
+            dataset.write(values)
+    out = tmp_path / "out"
+    args = ["degrade", "--data", str(data), "--out", str(out), "--setting", "multi-x4"]
+    assert main([*args, "--quiet", "--value-scale", "10000"]) == 0
+    with rasterio.open(out / "B" / "x.tif") as dataset:
+        degraded = dataset.read()
+    assert degraded.dtype == np.float32 and 1000 < degraded.mean() < 9000

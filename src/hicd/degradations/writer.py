@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Literal
 
 import numpy as np
@@ -29,7 +29,7 @@ from hicd.errors import ConfigError
 
 DATE_FOLDERS = {"t1": "A", "t2": "B"}
 MANIFEST = "degradation.json"
-MANIFEST_KEYS = ("setting", "seed", "date", "images")
+MANIFEST_KEYS = ("setting", "seed", "date", "images", "files")
 
 
 def write_degraded_dataset(
@@ -65,6 +65,10 @@ def write_degraded_dataset(
         setting = DegradationSetting.parse(setting)
     label_dir = data / "label" if (data / "label").is_dir() else None
     pairs = pair_folders(data / "A", data / "B", label_dir)
+    inputs = [path for pair in pairs for path in (pair.t1, pair.t2, pair.label) if path]
+    if (data / "list").is_dir():
+        inputs += [path for path in (data / "list").rglob("*") if path.is_file()]
+    _check_sources_outside(inputs, target)
     degrader = Degrader(setting, seed=seed)
     records: dict[str, dict] = {}
     with atomic_directory(target, overwrite=overwrite) as tmp:
@@ -93,6 +97,7 @@ def write_degraded_dataset(
             "seed": seed,
             "date": date,
             "images": records,
+            "files": _written_files(tmp),
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         check_output_folder(data, out, overwrite)  # again: the folder may have changed meanwhile
@@ -139,8 +144,8 @@ def check_output_folder(data: Path, out: Path, overwrite: bool) -> Path:
 
 def _foreign_entry(out: Path) -> str | None:
     """Why ``out`` is not purely a previous ``hicd degrade`` output (a reason naming the first
-    offending path), or None: a valid manifest plus A/, B/, label/ holding only files named
-    after its images and list/ holding only plain files."""
+    offending path), or None: a valid manifest, and nothing but the files it lists as written
+    (and their folders), no links."""
     try:
         manifest = json.loads((out / MANIFEST).read_text())
     except (OSError, UnicodeDecodeError, ValueError):
@@ -148,28 +153,38 @@ def _foreign_entry(out: Path) -> str | None:
     if (
         not isinstance(manifest, dict)
         or any(key not in manifest for key in MANIFEST_KEYS)
-        or not isinstance(manifest["images"], dict)
+        or not isinstance(manifest["files"], list)
     ):
         return f"no valid {MANIFEST} with keys {', '.join(MANIFEST_KEYS)}"
-    names = set(manifest["images"])
-    for entry in sorted(out.iterdir()):
-        if entry.is_symlink():
-            return f"{entry} is a link"
-        if entry.name == MANIFEST and entry.is_file():
-            continue
-        if entry.name in (*DATE_FOLDERS.values(), "label") and entry.is_dir():
-            for item in sorted(entry.iterdir()):
-                if item.is_symlink() or not item.is_file() or item.stem not in names:
-                    return f"{item} was not written by hicd degrade"
-            continue
-        if entry.name == "list" and entry.is_dir():
-            for root, folders, files in os.walk(entry):
-                for name in (*folders, *files):
-                    if os.path.islink(os.path.join(root, name)):
-                        return f"{os.path.join(root, name)} is a link"
-            continue
-        return f"{entry} was not written by hicd degrade"
+    files = {str(name) for name in manifest["files"]} | {MANIFEST}
+    folders = {str(parent) for name in files for parent in PurePosixPath(name).parents}
+    for root, subfolders, names in os.walk(out):
+        for name in (*subfolders, *names):
+            path = Path(root, name)
+            relative = path.relative_to(out).as_posix()
+            if path.is_symlink():
+                return f"{path} is a link"
+            if relative not in (folders if name in subfolders else files):
+                return f"{path} was not written by hicd degrade"
     return None
+
+
+def _written_files(folder: Path) -> list[str]:
+    """Every file under ``folder``, as sorted relative POSIX paths."""
+    return sorted(
+        path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()
+    )
+
+
+def _check_sources_outside(paths: list[Path], out: Path) -> None:
+    """Refuse input files that are links into ``out`` (replacing ``out`` would delete them)."""
+    for path in paths:
+        real = path.resolve()
+        if real == out or out in real.parents:
+            raise ConfigError(
+                f"{path}: is a link into --out {out}; hicd degrade never writes over its input: "
+                "choose an --out outside it"
+            )
 
 
 def write_like(
@@ -183,9 +198,10 @@ def write_like(
     ``pixel_scale(source_array, source, value_scale)``): GeoTIFF (keeping the source's
     georeference) for TIFF sources, PNG otherwise."""
     scale = pixel_scale(source_array, source, value_scale)
-    array = image.permute(1, 2, 0).numpy()
+    array = image.permute(1, 2, 0).numpy() * scale
     if np.issubdtype(source_array.dtype, np.integer):
-        array = np.round(array * scale).astype(source_array.dtype)
+        array = np.round(array)
+    array = array.astype(source_array.dtype)
     if source.suffix.lower() in RASTERIO_SUFFIXES:
         return _write_geotiff_like(array, source, folder / source.name)
     path = folder / f"{source.stem}.png"
