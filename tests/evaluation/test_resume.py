@@ -101,6 +101,20 @@ def test_interrupted_run_keeps_finished_settings_and_resume_completes_it(
     capsys.readouterr()
 
 
+def test_examples_drawn_when_their_setting_finishes_survive_an_interruption(
+    checkpoints, dataset, tmp_path, monkeypatch
+):
+    out = tmp_path / "out"
+    args = [*argv(checkpoints, dataset, out), "--settings", "resolution-x4,clean"]
+    counting_predictor(monkeypatch, interrupt_at=3 * len(checkpoints) + 1)  # in `clean`
+    assert main(args) == 130
+    assert (out / "examples.png").is_file()  # resolution-x4, the example setting, finished
+    calls = counting_predictor(monkeypatch)
+    assert main([*args, "--resume"]) == 0
+    assert len(calls) == 3 * len(checkpoints)  # only `clean`
+    assert (out / "examples.png").is_file() and (out / "robustness.png").is_file()
+
+
 def test_resume_refuses_another_run(checkpoints, dataset, tmp_path) -> None:
     copies = []
     for path in checkpoints:

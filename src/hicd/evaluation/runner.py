@@ -335,6 +335,8 @@ def evaluate_checkpoints(
             if progress_file is not None:
                 context = _context(entrants, data, split, seed, date, degraded_t2_dir)
                 progress_file.save(finished, _scores(names, cases, finished), context)
+            if out is not None and case is example_case:
+                _write_examples(out, collector, names, example_case)
 
     scores = _scores(names, cases, finished)
     rows = [score.row() for score in scores]
@@ -342,8 +344,9 @@ def evaluate_checkpoints(
         for row in rows:
             row["cells"] = finished[row["setting"]][row["model"]]["cells"]
     if out is not None:
-        drawn = example_case.name not in (progress_file.resumed if progress_file else ())
-        _write_figures(out, rows, collector, names, example_case, drawn)
+        from hicd.evaluation.plots import plot_robustness
+
+        plot_robustness(rows, out / "robustness.png")
     return rows
 
 
@@ -378,21 +381,13 @@ def _context(
     return context
 
 
-def _write_figures(
-    out: Path,
-    rows: Sequence[dict[str, Any]],
-    collector: ExampleCollector,
-    models: Sequence[str],
-    example_case: Case,
-    examples_computed: bool,
+def _write_examples(
+    out: Path, collector: ExampleCollector, models: Sequence[str], example_case: Case
 ) -> None:
-    """robustness.png, and examples.png when the example setting was computed in this run
-    (on a resumed run that had finished it, the existing sheet is kept)."""
-    from hicd.evaluation.plots import plot_examples, plot_robustness
+    """examples.png, drawn as soon as the example setting is finished (so that an interrupted
+    run keeps it and ``--resume`` need not compute that setting again)."""
+    from hicd.evaluation.plots import plot_examples
 
-    plot_robustness(rows, out / "robustness.png")
-    if not examples_computed:
-        return
     if collector.examples:
         plot_examples(collector.examples, models, example_case.name, out / "examples.png")
     else:
