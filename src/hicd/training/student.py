@@ -191,17 +191,19 @@ class StudentModule(ChangeModule):
 
     def _pool_teacher_statistics(self, count: int) -> int:
         """Under DDP each process re-estimated the teacher's statistics on its own shard; their
-        mean is the plain average over all those batches (what one process would estimate on
-        them), the same on every process. Returns the number of batches over all processes."""
+        mean weighted by each process's batch count is the plain average over all those batches
+        (what one process would estimate on them), the same on every process. Returns the
+        number of batches over all processes."""
         strategy = self.trainer.strategy
         if self.trainer.world_size == 1:
             return count
+        total = int(strategy.reduce(torch.tensor(count, device=self.device), reduce_op="sum"))
         for module in self.distiller.teacher.modules():
             if isinstance(module, _BatchNorm) and module.running_mean is not None:
                 for buffer in (module.running_mean, module.running_var):
-                    buffer.copy_(strategy.reduce(buffer.clone(), reduce_op="mean"))
-        total = strategy.reduce(torch.tensor(count, device=self.device), reduce_op="sum")
-        return int(total)
+                    pooled = strategy.reduce(buffer * count, reduce_op="sum") / max(total, 1)
+                    buffer.copy_(pooled)
+        return total
 
     def distillation_scale(self, step: int) -> float:
         """The distillation terms' weight at optimiser step ``step`` (from 0): a linear warm-up
