@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from hicd.atomic import require_folder
 from hicd.data.io import (
     ValueScale,
     check_float_values,
@@ -21,7 +22,7 @@ from hicd.data.io import (
     image_to_tensor,
 )
 from hicd.data.pairing import pair_folders
-from hicd.errors import ConfigError, DataError
+from hicd.errors import DataError
 from hicd.inference.checkpoint import CheckpointInfo, load_model
 from hicd.inference.scene import (
     PredictionResult,
@@ -222,8 +223,7 @@ class ChangeDetector:
         """
         pairs = pair_folders(Path(t1_dir), Path(t2_dir), None)
         out_dir = Path(out_dir)
-        if out_dir.exists() and not out_dir.is_dir():
-            raise ConfigError(f"{out_dir}: exists and is not a folder")
+        require_folder(out_dir)
         jobs = []
         for pair in pairs:
             out = out_dir / f"{pair.name}.tif"

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from hicd.errors import ConfigError, HicdError
+from hicd.errors import ConfigError
 
 _UMASK_LOCK = threading.Lock()
 INTERRUPT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -41,11 +41,33 @@ def apply_umask(path: Path, folder: bool = False) -> None:
     os.chmod(path, (0o777 if folder else 0o666) & ~current_umask())
 
 
-def refuse_existing(path: str | Path, overwrite: bool, option: str = "--out") -> None:
-    """ConfigError when ``path`` exists and ``overwrite`` is not given."""
+def refuse_existing(path: str | Path, overwrite: bool, what: str = "--out") -> None:
+    """ConfigError when the file ``path`` exists and ``overwrite`` is not given, or is a folder."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: {what} is a folder; give a file path")
     if not overwrite and (path.exists() or path.is_symlink()):
-        raise ConfigError(f"{path}: {option} exists; give --overwrite to replace it")
+        raise ConfigError(f"{path}: {what} exists; give --overwrite to replace it")
+
+
+def require_folder(path: str | Path, option: str = "--out") -> None:
+    """ConfigError when ``path`` exists and is not a folder."""
+    path = Path(path)
+    if (path.exists() or path.is_symlink()) and not path.is_dir():
+        raise ConfigError(f"{option} {path}: exists and is not a folder")
+
+
+def refuse_non_empty(
+    path: str | Path, overwrite: bool, option: str = "--out", hint: str = ""
+) -> None:
+    """ConfigError when ``path`` is not a folder, or is a non-empty one and not ``overwrite``
+    (``hint`` ends the message)."""
+    path = Path(path)
+    require_folder(path, option)
+    if not overwrite and path.is_dir() and any(path.iterdir()):
+        raise ConfigError(
+            f"{option} {path}: folder is not empty; give --overwrite to replace it{hint}"
+        )
 
 
 @contextmanager
@@ -128,10 +150,7 @@ def atomic_directory(path: str | Path, overwrite: bool = False) -> Iterator[Path
     temporary folder is removed and ``path`` keeps its previous content.
     """
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise HicdError(f"{path}: exists and is not a folder")
-    if path.is_dir() and any(path.iterdir()) and not overwrite:
-        raise HicdError(f"{path}: output folder is not empty (use --overwrite to replace it)")
+    refuse_non_empty(path, overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
     try:

@@ -105,7 +105,7 @@ def test_overwrite_refuses_folder_that_is_not_a_degrade_output(dataset, tmp_path
 
 def test_overwrite_replaces_previous_output_but_never_unrelated_files(dataset, tmp_path) -> None:
     out = write_degraded_dataset(dataset, tmp_path / "out", "multi-x2", progress=False)
-    with pytest.raises(ConfigError, match=r"not empty .*use --overwrite"):
+    with pytest.raises(ConfigError, match=r"not empty .*give --overwrite"):
         write_degraded_dataset(dataset, out, "resolution-x2", progress=False)
     write_degraded_dataset(dataset, out, "resolution-x2", overwrite=True, progress=False)
     assert json.loads((out / "degradation.json").read_text())["setting"] == "resolution-x2"
@@ -142,7 +142,7 @@ def test_overwrite_refuses_an_output_without_a_file_list(dataset, tmp_path) -> N
     assert "A/a.png" in manifest["files"] and "list/train.txt" in manifest["files"]
     del manifest["files"]  # as written by hicd 0.1
     (out / "degradation.json").write_text(json.dumps(manifest))
-    with pytest.raises(ConfigError, match="no valid degradation.json"):
+    with pytest.raises(ConfigError, match=r"no valid degradation\.json"):
         write_degraded_dataset(dataset, out, "resolution-x2", overwrite=True, progress=False)
 
 

@@ -77,7 +77,7 @@ def test_refuses_non_empty_output_even_with_overwrite(generic_dataset, tmp_path)
     out.mkdir()
     (out / "keep.txt").write_text("x")
     for overwrite in (False, True):
-        with pytest.raises(HicdError, match="out: output folder is not empty"):
+        with pytest.raises(HicdError, match="out: output folder is not empty and is not an hicd degrade output"):
             write_degraded_dataset(root, out, "resolution-x2", overwrite=overwrite, progress=False)
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
 
@@ -148,7 +148,7 @@ def test_cli_degrade(shared_data, tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     assert json.loads((out / "degradation.json").read_text())["setting"] == "single-jpeg-s3"
     again = subprocess.run(command, capture_output=True, text=True, check=False)
-    assert again.returncode == 2 and "output folder is not empty" in again.stderr
+    assert again.returncode == 2 and "folder is not empty" in again.stderr
     no_kind = [*command[:6], "--out", str(tmp_path / "o2"), "--setting", "single"]
     missing_kind = subprocess.run(no_kind, capture_output=True, text=True, check=False)
     assert missing_kind.returncode == 2 and "--setting single needs --kind" in missing_kind.stderr

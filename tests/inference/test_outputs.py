@@ -139,6 +139,11 @@ def test_predict_refuses_existing_outputs_unless_overwrite(tiny_checkpoint, pair
             path.touch()
     assert main([*argv, "--overwrite"]) == 0
     assert out.stat().st_size > 100 and "FeatureCollection" in outputs[2].read_text()
+    for path in outputs:
+        path.unlink()
+    out.mkdir()  # a folder in the way is refused even with --overwrite, in one line
+    assert main([*argv, "--overwrite"]) == 2
+    assert f"{out}: output is a folder; give a file path" in capsys.readouterr().err
     assert [p for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
@@ -224,3 +229,7 @@ def test_export_checks_name_and_existing_file(tiny_checkpoint, tmp_path, capsys)
         assert main(argv) == 0
     assert out.stat().st_size > 1000 and mode(out) == 0o644
     assert listing(tmp_path) == ["m.pt"]
+    (tmp_path / "dir.pt").mkdir()
+    argv = [*base, "--format", "torchscript", "--out", str(tmp_path / "dir.pt"), "--overwrite"]
+    assert main(argv) == 2
+    assert "dir.pt: --out is a folder; give a file path" in capsys.readouterr().err

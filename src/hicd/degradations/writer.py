@@ -136,8 +136,8 @@ def check_output_folder(data: Path, out: Path, overwrite: bool) -> Path:
         )
     if not overwrite:
         raise ConfigError(
-            f"--out {out}: output folder is not empty (a previous hicd degrade output; "
-            "use --overwrite to replace it)"
+            f"--out {out}: folder is not empty (a previous hicd degrade output); give "
+            "--overwrite to replace it"
         )
     return out_real
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from hicd.atomic import write_text_atomic
+from hicd.atomic import require_folder, write_text_atomic
 from hicd.errors import ConfigError, DataError
 from hicd.evaluation.metrics import METRIC_NAMES, scores_from_counts
 
@@ -150,9 +150,8 @@ def check_out(out: Path, overwrite: bool = False, resume: bool = False) -> None:
     holds an earlier evaluation's results unless ``overwrite`` or ``resume``."""
     if overwrite and resume:
         raise ConfigError("--overwrite and --resume exclude each other: give one")
+    require_folder(out)
     if out.exists():
-        if not out.is_dir():
-            raise ConfigError(f"--out {out}: exists and is not a folder")
         if not os.access(out, os.W_OK | os.X_OK):
             raise ConfigError(f"--out {out}: folder is not writable")
         held = [name for name in RESULT_FILES if (out / name).exists()]

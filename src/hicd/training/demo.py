@@ -3,15 +3,16 @@ scenes, evaluated side by side on held-out pairs (``hicd demo`` / ``make demo``)
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import lightning.pytorch as pl
 
+from hicd.atomic import refuse_non_empty
 from hicd.data.synthetic import write_synthetic_dataset
 from hicd.distillation import DistillationConfig
-from hicd.errors import ConfigError
 from hicd.training.config import NetworkConfig, OptimConfig
 from hicd.training.data import ChangeDataModule
 from hicd.training.runs import fit_best, fit_student, publish_checkpoint
@@ -63,17 +64,6 @@ class DemoConfig:
         )
 
 
-def check_demo_out(out: Path, overwrite: bool) -> None:
-    """Refuse an ``out`` that is a file, or a non-empty folder unless ``overwrite``."""
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise ConfigError(
-            f"--out {out}: folder is not empty; give --overwrite to write over it "
-            "(make demo DEMO_ARGS=--overwrite), or another --out"
-        )
-
-
 def run_demo(
     out: str | Path = "demo-output", config: DemoConfig | None = None, overwrite: bool = False
 ) -> list[dict]:
@@ -82,15 +72,17 @@ def run_demo(
     ``out`` receives ``teacher.ckpt`` and one checkpoint per student (``none.ckpt``,
     ``hicd.ckpt``), ``results.json``/``.csv``/``.md``, ``robustness.png`` and
     ``examples.png``; intermediate runs and the generated data go to ``out/work``. A non-empty
-    ``out`` is refused unless ``overwrite``: then the demo's files are replaced and nothing
-    else in ``out`` is deleted.
+    ``out`` is refused unless ``overwrite``: then the demo's files (and its ``work`` folder) are
+    replaced and nothing else in ``out`` is deleted.
     """
     from hicd.evaluation import evaluate_checkpoints
 
     config = config or DemoConfig()
     out = Path(out)
-    check_demo_out(out, overwrite)
+    refuse_non_empty(out, overwrite, hint=" (make demo DEMO_ARGS=--overwrite), or another --out")
     work = out / "work"
+    if overwrite and (work / "data" / "list").is_dir():
+        shutil.rmtree(work)  # the previous demo's scratch runs and data, not reused
     started = time.perf_counter()
     pl.seed_everything(config.seed, workers=True, verbose=False)
     data_root = write_synthetic_dataset(
