@@ -87,3 +87,40 @@ def png_writer():
 def pair_maker():
     """The ``random_pair(seed, size, bands, label_values)`` helper."""
     return random_pair
+
+
+def _terminate_hicd(argv: list[str], ready, timeout: float = 90) -> tuple[int, str]:
+    """Run ``hicd argv`` in a subprocess, send SIGTERM once ``ready()``; (return code, stderr)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import hicd
+
+    env = {**os.environ, "PYTHONPATH": str(Path(hicd.__file__).parents[1])}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hicd.cli.main", *argv],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the moment to interrupt never came"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    return process.returncode, stderr
+
+
+@pytest.fixture
+def terminate_hicd():
+    """``terminate_hicd(argv, ready)``: run ``hicd argv`` in a subprocess and SIGTERM it as soon
+    as ``ready()`` is true; returns (return code, stderr)."""
+    return _terminate_hicd

@@ -77,7 +77,9 @@ def test_refuses_non_empty_output_even_with_overwrite(generic_dataset, tmp_path)
     out.mkdir()
     (out / "keep.txt").write_text("x")
     for overwrite in (False, True):
-        with pytest.raises(HicdError, match="out: output folder is not empty and is not an hicd degrade output"):
+        with pytest.raises(
+            HicdError, match="out: output folder is not empty and is not an hicd degrade output"
+        ):
             write_degraded_dataset(root, out, "resolution-x2", overwrite=overwrite, progress=False)
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
 

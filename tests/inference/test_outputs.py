@@ -3,12 +3,10 @@ leaves nothing behind, export names match their format."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import stat
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import hicd
 from hicd.atomic import atomic_directory, atomic_path, current_umask, interrupts_deferred
 from hicd.cli.main import main
 
@@ -172,34 +169,51 @@ def test_predict_folders_checks_every_output_before_predicting(
     assert listing(tmp_path / "out") == ["one.png", "one.tif", "two.png", "two.tif"]
 
 
-def test_sigterm_leaves_no_output_and_no_temporary_file(geotiff, tiny_checkpoint, tmp_path):
+def has_part(folder: Path) -> bool:
+    return any(p.name.endswith(".part") for p in folder.iterdir())
+
+
+def test_sigterm_leaves_no_output_and_no_temporary_file(
+    geotiff, tiny_checkpoint, tmp_path, terminate_hicd
+):
     rng = np.random.default_rng(0)
     t1 = geotiff(tmp_path / "t1.tif", rng.integers(0, 256, (3, 2048, 2048), np.uint8))
     t2 = geotiff(tmp_path / "t2.tif", rng.integers(0, 256, (3, 2048, 2048), np.uint8))
     out = tmp_path / "out"
     out.mkdir()
     argv = predict_argv(tiny_checkpoint, ["--t1", str(t1), "--t2", str(t2)], out / "change.tif")
-    env = {**os.environ, "PYTHONPATH": str(Path(hicd.__file__).parents[1])}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hicd.cli.main", *argv],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not any(p.name.endswith(".part") for p in out.iterdir()):
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "no temporary file appeared"
-            time.sleep(0.05)
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=30)
-    finally:
-        process.kill()
-    assert process.returncode == 143, stderr
+    code, stderr = terminate_hicd(argv, lambda: has_part(out))
+    assert code == 143, stderr
     assert "hicd: interrupted (SIGTERM)" in stderr
     assert listing(out) == []
+
+
+def test_sigterm_during_degrade_keeps_the_previous_output(
+    generic_dataset, tmp_path, terminate_hicd
+):
+    data = generic_dataset(names=[f"p{i:02d}" for i in range(40)], size=(256, 256))
+    out = tmp_path / "out"
+    argv = ["degrade", "--data", str(data), "--out", str(out / "deg"), "--setting", "multi-x4"]
+    assert main([*argv, "--quiet"]) == 0
+    before = {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    code, stderr = terminate_hicd([*argv, "--overwrite", "--quiet"], lambda: has_part(out))
+    assert code == 143, stderr
+    assert {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()} == before
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_sigterm_during_evaluate_keeps_finished_settings(
+    generic_dataset, tiny_checkpoint, tmp_path, terminate_hicd
+):
+    data = generic_dataset(names=[f"p{i:02d}" for i in range(12)], size=(96, 96))
+    out = tmp_path / "out"
+    argv = ["evaluate", "--checkpoint", str(tiny_checkpoint), "--data", str(data)]
+    argv += ["--out", str(out), "--settings", "single", "--quiet"]
+    code, stderr = terminate_hicd(argv, lambda: (out / "progress.json").is_file())
+    assert code == 143, stderr
+    rows = json.loads((out / "results.json").read_text())
+    assert 1 <= len({row["setting"] for row in rows}) < 30  # finished settings, not all
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
 
 def test_sigterm_is_restored_after_main(tmp_path) -> None:

@@ -46,3 +46,12 @@ def test_demo_refuses_a_non_empty_folder_before_any_work(tmp_path, capsys) -> No
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and f"--out {tmp_path}: folder is not empty" in error
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_sigterm_while_the_demo_trains_exits_143(tmp_path, terminate_hicd) -> None:
+    out = tmp_path / "demo"
+    argv = ["demo", "--quick", "--steps", "500", "--out", str(out)]
+    code, stderr = terminate_hicd(argv, lambda: (out / "work" / "teacher").is_dir(), timeout=180)
+    assert code == 143, stderr
+    assert "hicd: interrupted (SIGTERM)" in stderr
+    assert not [p for p in out.rglob(".*.part")]

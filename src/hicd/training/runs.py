@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import logging
 import shutil
+import signal
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -64,11 +68,28 @@ def fit_best(
         enable_progress_bar=progress,
         log_every_n_steps=10,
     )
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), interrupts_propagated():
         for pattern in QUIET_WARNINGS:
             warnings.filterwarnings("ignore", pattern)
         trainer.fit(module, datamodule=data)
     return Path(checkpoint.best_model_path)
+
+
+@contextmanager
+def interrupts_propagated() -> Iterator[None]:
+    """Re-raise a Ctrl-C or SIGTERM during ``trainer.fit`` instead of Lightning's exit code 1,
+    and restore the SIGINT handler Lightning leaves ignored after its graceful shutdown."""
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGINT) if main_thread else None
+    try:
+        yield
+    except SystemExit as exit:
+        if isinstance(exit.__context__, KeyboardInterrupt):
+            raise exit.__context__ from None
+        raise
+    finally:
+        if main_thread and previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 def fit_student(
