@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class HicdError(Exception):
     """Base class of every error hicd raises on purpose."""
@@ -13,3 +15,10 @@ class DataError(HicdError, ValueError):
 
 class ConfigError(HicdError, ValueError):
     """An option or setting has an invalid value."""
+
+
+def cwd_note(path: str | Path) -> str:
+    """For messages about a missing ``path``: where a relative path was looked for."""
+    if Path(path).is_absolute():
+        return ""
+    return f" (relative paths are taken from the current folder, {Path.cwd()})"

@@ -62,7 +62,7 @@ def test_missing_file_is_refused(tmp_path: Path) -> None:
 
 def test_missing_relative_file_names_the_current_folder(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    expected = f"weights/nowhere.pth does not exist in the current folder {tmp_path}"
+    expected = f"weights/nowhere.pth does not exist (relative paths are taken from the current folder, {tmp_path})"
     with pytest.raises(DataError, match=re.escape(expected) + "$"):
         create_model("siam_fpn", pretrained="weights/nowhere.pth")
 

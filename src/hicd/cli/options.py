@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from hicd.data.io import date_scales
+from hicd.errors import ConfigError
+
 VALUE_SCALE_HELP = (
     "pixel value that maps to 1.0, for both dates or per date (t1,t2), e.g. 10000 or "
     "10000,255 (default: 255 for uint8, the type's maximum for other integers if the data "
@@ -19,7 +22,12 @@ def value_scale(text: str) -> float | tuple[float, float]:
         raise argparse.ArgumentTypeError(
             f"expected a number or two comma-separated numbers (t1,t2), got {text!r}"
         ) from None
-    return values[0] if len(values) == 1 else values
+    value = values[0] if len(values) == 1 else values
+    try:
+        date_scales(value)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix("--value-scale ")) from None
+    return value
 
 
 def add_value_scale(parser: argparse.ArgumentParser) -> None:

@@ -87,9 +87,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from hicd.api import ChangeDetector
-    from hicd.data.io import date_scales
-
-    date_scales(args.value_scale)  # a bad --value-scale fails before the checkpoint loads
     if args.no_quicklook and args.quicklook:
         raise ConfigError("--quicklook and --no-quicklook exclude each other")
     options = {

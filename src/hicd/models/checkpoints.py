@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from hicd.errors import DataError
+from hicd.errors import DataError, cwd_note
 
 _WRAPPER_KEYS = ("state_dict", "model")
 
@@ -17,8 +17,7 @@ _WRAPPER_KEYS = ("state_dict", "model")
 def read_state_dict(path: Path) -> dict[str, Tensor]:
     """Load a state dict from ``path`` (bare, or under a ``state_dict``/``model`` key) on CPU."""
     if not path.is_file():
-        where = "" if path.is_absolute() else f" in the current folder {Path.cwd()}"
-        raise DataError(f"pretrained weights file {path} does not exist{where}")
+        raise DataError(f"pretrained weights file {path} does not exist{cwd_note(path)}")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:

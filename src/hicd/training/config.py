@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from hicd.errors import ConfigError
+from hicd.errors import ConfigError, cwd_note
 from hicd.models import DEFAULT_BACKBONE, DEFAULT_MODEL, ChangeDetectionModel, create_model
 
 T = TypeVar("T")
@@ -21,12 +21,7 @@ def check_path(option: str, path: str | Path | None, hint: str = "") -> None:
     """
     if path is None or Path(path).exists():
         return
-    where = (
-        ""
-        if Path(path).is_absolute()
-        else f" (relative paths are taken from the current folder, {Path.cwd()})"
-    )
-    raise ConfigError(f"{option}: {path} not found{where}{hint}")
+    raise ConfigError(f"{option}: {path} not found{cwd_note(path)}{hint}")
 
 
 @dataclass
