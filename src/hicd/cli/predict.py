@@ -87,6 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from hicd.api import ChangeDetector
+
     if args.no_quicklook and args.quicklook:
         raise ConfigError("--quicklook and --no-quicklook exclude each other")
     options = {
