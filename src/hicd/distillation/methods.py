@@ -322,3 +322,6 @@ METHODS: dict[str, type[DistillationObjective]] = {
     "hicd": CorrelationDistillation,
 }
 """Objective class of each ``DistillationConfig.method``; build with ``from_models``."""
+
+METHOD_NAMES = tuple(METHODS)
+"""Distillation methods: CE only, FitNet feature MSE, logit KD, hierarchical correlation."""
