@@ -84,3 +84,101 @@ def test_adapted_weight_rule(in_channels: int) -> None:
     torch.testing.assert_close(weight[:, copied:], mean.expand(-1, in_channels - copied, -1, -1))
     # an image whose bands are all equal gives what the RGB filters gave on its grey version
     torch.testing.assert_close(weight.sum(dim=1), rgb.sum(dim=1))
+
+
+# model.config as the hand-written dicts gave it before create_model captured it: checkpoints
+# written then must still rebuild the same model.
+_MEAN3, _STD3 = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+_CONFIGS_BEFORE_CAPTURE = [
+    (
+        ("siam_fpn",),
+        {},
+        {
+            "name": "siam_fpn",
+            "backbone": "tv_mobilenet_v2",
+            "in_channels": 3,
+            "mean": _MEAN3,
+            "std": _STD3,
+            "decoder_channels": 64,
+            "pad_mode": "reflect",
+            "strict_size": False,
+        },
+    ),
+    (
+        ("bit",),
+        {},
+        {
+            "name": "bit",
+            "backbone": "tv_mobilenet_v2",
+            "in_channels": 3,
+            "mean": _MEAN3,
+            "std": _STD3,
+            "decoder_channels": 32,
+            "encoder_levels": 3,
+            "num_tokens": 4,
+            "num_heads": 4,
+            "encoder_depth": 1,
+            "decoder_depth": 1,
+            "mlp_ratio": 2,
+            "pad_mode": "reflect",
+            "strict_size": False,
+        },
+    ),
+    (
+        ("siam_fpn", "resnet18"),
+        {
+            "in_channels": 4,
+            "decoder_channels": 16,
+            "pad_mode": "constant",
+            "strict_size": True,
+            "mean": [0.1, 0.2, 0.3, 0.4],
+            "std": [1, 2, 3, 4],
+        },
+        {
+            "name": "siam_fpn",
+            "backbone": "resnet18",
+            "in_channels": 4,
+            "mean": [0.1, 0.2, 0.3, 0.4],
+            "std": [1.0, 2.0, 3.0, 4.0],
+            "decoder_channels": 16,
+            "pad_mode": "constant",
+            "strict_size": True,
+        },
+    ),
+    (
+        ("bit",),
+        {
+            "in_channels": 2,
+            "decoder_channels": 16,
+            "num_tokens": 3,
+            "encoder_levels": 2,
+            "num_heads": 2,
+            "mlp_ratio": 3,
+            "encoder_depth": 2,
+            "decoder_depth": 2,
+        },
+        {
+            "name": "bit",
+            "backbone": "tv_mobilenet_v2",
+            "in_channels": 2,
+            "mean": [0.485, 0.456],
+            "std": [0.229, 0.224],
+            "decoder_channels": 16,
+            "encoder_levels": 2,
+            "num_tokens": 3,
+            "num_heads": 2,
+            "encoder_depth": 2,
+            "decoder_depth": 2,
+            "mlp_ratio": 3,
+            "pad_mode": "reflect",
+            "strict_size": False,
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("args", "options", "before"), _CONFIGS_BEFORE_CAPTURE)
+def test_captured_config_equals_the_former_hand_written_one(args, options, before) -> None:
+    model = create_model(*args, **options)
+    assert model.config == before
+    assert create_model(**before).config == before

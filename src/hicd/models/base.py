@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -31,14 +32,21 @@ class ChangeDetectionModel(nn.Module, ABC):
         change_channels: channels of each fused level (``change_features``).
         output_stride: the coarsest encoder stride; inputs are padded to a multiple of it.
         in_channels: input bands per date.
-        config: keyword arguments that rebuild the architecture with ``create_model(**config)``.
+        mean, std: the resolved per-band statistics (lists of floats).
+        config: keyword arguments that rebuild the architecture with ``create_model(**config)``;
+            ``create_model`` records them from the constructor's arguments.
     """
+
+    name: ClassVar[str]
+    """The architecture's name in ``hicd.models.MODELS``."""
 
     def __init__(
         self,
         encoder: Encoder,
         change_channels: list[int],
-        config: dict[str, Any],
+        in_channels: int,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
         pad_mode: str = "reflect",
         strict_size: bool = False,
     ) -> None:
@@ -47,19 +55,13 @@ class ChangeDetectionModel(nn.Module, ABC):
         self.encoder_channels = list(encoder.channels)
         self.change_channels = list(change_channels)
         self.output_stride = max(encoder.strides)
-        self.in_channels = int(config["in_channels"])
+        self.in_channels = int(in_channels)
         self.pad_mode = check_pad_mode(pad_mode)
         self.strict_size = strict_size
-        mean, std = resolve_statistics(self.in_channels, config.get("mean"), config.get("std"))
-        self.register_buffer("input_mean", torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
-        self.register_buffer("input_std", torch.tensor(std).view(1, -1, 1, 1), persistent=False)
-        self.config = {
-            **config,
-            "mean": mean,
-            "std": std,
-            "pad_mode": pad_mode,
-            "strict_size": strict_size,
-        }
+        self.mean, self.std = resolve_statistics(self.in_channels, mean, std)
+        for key, values in (("input_mean", self.mean), ("input_std", self.std)):
+            self.register_buffer(key, torch.tensor(values).view(1, -1, 1, 1), persistent=False)
+        self.config: dict[str, Any] = {}
 
     def encode_pair(self, t1: Tensor, t2: Tensor) -> tuple[list[Tensor], list[Tensor]]:
         """Run the shared encoder on both dates in one batch; return (features_t1, features_t2)."""
@@ -87,7 +89,7 @@ class ChangeDetectionModel(nn.Module, ABC):
         """The network on inputs whose H and W are multiples of ``output_stride``."""
 
     def _check_inputs(self, t1: Tensor, t2: Tensor) -> None:
-        name = self.config["name"]
+        name = self.name
         if t1.ndim != 4 or t1.shape != t2.shape:
             raise DataError(
                 f"model {name!r} needs t1 and t2 of the same B×C×H×W shape, "

@@ -45,6 +45,8 @@ class BIT(ChangeDetectionModel):
     ``output_stride``: the coarsest level's stride (16 by default).
     """
 
+    name = "bit"
+
     def __init__(
         self,
         backbone: str = DEFAULT_BACKBONE,
@@ -67,21 +69,7 @@ class BIT(ChangeDetectionModel):
                 f"decoder_channels={decoder_channels} must be divisible by num_heads={num_heads}"
             )
         encoder = create_encoder(backbone, encoder_levels, pretrained, in_channels)
-        config = {
-            "name": "bit",
-            "backbone": backbone,
-            "in_channels": in_channels,
-            "mean": mean,
-            "std": std,
-            "decoder_channels": decoder_channels,
-            "encoder_levels": encoder_levels,
-            "num_tokens": num_tokens,
-            "num_heads": num_heads,
-            "encoder_depth": encoder_depth,
-            "decoder_depth": decoder_depth,
-            "mlp_ratio": mlp_ratio,
-        }
-        super().__init__(encoder, [decoder_channels], config, pad_mode, strict_size)
+        super().__init__(encoder, [decoder_channels], in_channels, mean, std, pad_mode, strict_size)
         dim = decoder_channels
         self.project = ConvBNReLU(sum(encoder.channels), dim)
         self.tokenizer = SemanticTokenizer(dim, num_tokens)

@@ -12,7 +12,7 @@ from hicd.models.bit import BIT
 from hicd.models.encoders import DEFAULT_BACKBONE
 from hicd.models.siam_fpn import SiamFPN
 
-MODELS: dict[str, type[ChangeDetectionModel]] = {"siam_fpn": SiamFPN, "bit": BIT}
+MODELS: dict[str, type[ChangeDetectionModel]] = {cls.name: cls for cls in (SiamFPN, BIT)}
 DEFAULT_MODEL = "siam_fpn"
 
 
@@ -63,4 +63,12 @@ def create_model(
             f"model {name!r} has no option {', '.join(unknown)}; "
             f"its options are {', '.join(model_options(name))}"
         )
-    return model_class(backbone=backbone, pretrained=pretrained, in_channels=in_channels, **kwargs)
+    arguments = inspect.signature(model_class).bind(
+        backbone=backbone, pretrained=pretrained, in_channels=in_channels, **kwargs
+    )
+    arguments.apply_defaults()
+    model = model_class(**arguments.arguments)
+    config = {"name": name, **arguments.arguments, "mean": model.mean, "std": model.std}
+    del config["pretrained"]
+    model.config = config
+    return model

@@ -51,6 +51,8 @@ class SiamFPN(ChangeDetectionModel):
     stride 4 and its logits are upsampled bilinearly to the input size.
     """
 
+    name = "siam_fpn"
+
     def __init__(
         self,
         backbone: str = DEFAULT_BACKBONE,
@@ -63,16 +65,10 @@ class SiamFPN(ChangeDetectionModel):
         std: Sequence[float] | None = None,
     ) -> None:
         encoder = create_encoder(backbone, 4, pretrained, in_channels)
-        config = {
-            "name": "siam_fpn",
-            "backbone": backbone,
-            "in_channels": in_channels,
-            "mean": mean,
-            "std": std,
-            "decoder_channels": decoder_channels,
-        }
         num_levels = len(encoder.channels)
-        super().__init__(encoder, [decoder_channels] * num_levels, config, pad_mode, strict_size)
+        super().__init__(
+            encoder, [decoder_channels] * num_levels, in_channels, mean, std, pad_mode, strict_size
+        )
         self.fusion = nn.ModuleList(ChangeFusion(c, decoder_channels) for c in encoder.channels)
         self.decoder = FPNDecoder(num_levels, decoder_channels)
         self.head = nn.Sequential(
