@@ -5,7 +5,15 @@ import itertools
 import pytest
 import torch
 
-from hicd.degradations import SEVERITIES, SINGLE_KINDS, DegradationSetting, Degrader
+from hicd.degradations import (
+    KINDS,
+    SEVERITIES,
+    SEVERITY_TABLE,
+    SINGLE_KINDS,
+    DegradationSetting,
+    Degrader,
+)
+from hicd.degradations.draws import Draw
 
 
 def degrade(kind: str, severity: int, images: torch.Tensor) -> torch.Tensor:
@@ -82,3 +90,14 @@ def test_records_hold_table_parameters(textured) -> None:
     haze = records[0]["ops"][0]
     assert haze["beta"] == 0.25 and 0.8 <= haze["airlight"] <= 1.0
     assert all(0.7 <= d <= 1.0 for row in haze["depth_grid"] for d in row)
+
+
+def test_kinds_registry_is_the_one_source() -> None:
+    assert tuple(KINDS) == SINGLE_KINDS
+    assert {name: kind.severities for name, kind in KINDS.items()} == SEVERITY_TABLE
+    for name, kind in KINDS.items():
+        assert kind.name == name
+        assert tuple(kind.severities) == SEVERITIES
+        assert len({tuple(params) for params in kind.severities.values()}) == 1
+        op = kind.sample(kind.severities[1], Draw(torch.Generator().manual_seed(0)), (3, 8, 8))
+        assert op.name == name and callable(op.apply)

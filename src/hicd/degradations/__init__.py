@@ -4,22 +4,23 @@ Torch-native and batched; applied to the images of one date. See docs/degradatio
 """
 
 from hicd.degradations.degrader import Degrader
+from hicd.degradations.kinds import KINDS, SEVERITY_TABLE, SINGLE_KINDS, DegradationKind
 from hicd.degradations.settings import (
     SCALES,
     SETTINGS,
     SEVERITIES,
-    SINGLE_KINDS,
     DegradationSetting,
     expand_settings,
 )
-from hicd.degradations.tables import SEVERITY_TABLE
 
 __all__ = [
+    "KINDS",
     "SCALES",
     "SETTINGS",
     "SEVERITIES",
     "SEVERITY_TABLE",
     "SINGLE_KINDS",
+    "DegradationKind",
     "DegradationSetting",
     "Degrader",
     "expand_settings",

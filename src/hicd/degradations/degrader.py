@@ -8,8 +8,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from hicd.degradations.draws import sample_generator
 from hicd.degradations.ops import run_plans
-from hicd.degradations.sampling import sample_generator, sample_ops
+from hicd.degradations.sampling import sample_ops
 from hicd.degradations.settings import DegradationSetting
 from hicd.errors import ConfigError, HicdError
 

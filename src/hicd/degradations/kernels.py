@@ -1,25 +1,11 @@
-"""Blur kernels, built on the CPU in float64 from an op record so every device gets the same taps."""
+"""Blur kernels, built on the CPU in float64 so every device gets the same taps."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-
-
-@dataclass(frozen=True)
-class Kernel:
-    """A normalised blur kernel: a 1-D kernel applied along both axes, or a full 2-D one."""
-
-    weights: Tensor  # float32, (k,) when separable else (k, k)
-    separable: bool
-
-    @property
-    def size(self) -> int:
-        return self.weights.shape[-1]
 
 
 def _grid(size: int) -> tuple[Tensor, Tensor]:
@@ -54,26 +40,3 @@ def motion_2d(length: int, angle: float, size: int) -> Tensor:
     along, across = c * x + s * y, -s * x + c * y
     coverage = (1 - across.abs()).clamp(min=0) * ((length + 1) / 2 - along.abs()).clamp(0, 1)
     return _normalised(coverage)
-
-
-def _gaussian(record: Mapping) -> Kernel:
-    return Kernel(gaussian_1d(record["sigma"], record["kernel_size"]), separable=True)
-
-
-def _anisotropic(record: Mapping) -> Kernel:
-    weights = anisotropic_gaussian_2d(
-        record["sigma_x"], record["sigma_y"], record["theta"], record["kernel_size"]
-    )
-    return Kernel(weights, separable=False)
-
-
-def _motion(record: Mapping) -> Kernel:
-    weights = motion_2d(record["length"], record["angle"], record["kernel_size"])
-    return Kernel(weights, separable=False)
-
-
-KERNEL_BUILDERS: Mapping[str, Callable[[Mapping], Kernel]] = {
-    "gaussian_blur": _gaussian,
-    "anisotropic_gaussian_blur": _anisotropic,
-    "motion_blur": _motion,
-}

@@ -1,12 +1,13 @@
-"""Batched application of sampled operations: one applier per op name, per-sample parameters.
+"""Operations: one image's sampled op (record, applier, tensor) and their batched application.
 
-Samples are grouped by the parameters a kernel call must share (kernel size, resize mode), so
-a sample always runs through calls of the same shape whatever the rest of its batch holds.
+Each op carries the applier that runs it, so no table maps op names to code. Samples are grouped
+by the parameters a kernel call must share (kernel size, resize mode), so a sample always runs
+through calls of the same shape whatever the rest of its batch holds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +16,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from hicd.degradations.jpeg import jpeg_roundtrip
-from hicd.degradations.kernels import KERNEL_BUILDERS, Kernel
+from hicd.degradations.kernels import anisotropic_gaussian_2d, gaussian_1d, motion_2d
+
+Applier = Callable[[Tensor, Sequence["Op"]], Tensor]
 
 
 @dataclass
@@ -24,18 +27,19 @@ class Op:
 
     Attributes:
         record: JSON-serialisable parameters, with the op name under "op".
-        field: a random tensor the op needs (noise, haze depth grid), drawn on the CPU.
+        apply: the batched applier of this op (ops of one stage share it).
+        field: a tensor the op needs, made on the CPU: noise, haze depth grid or blur kernel
+            (1-D: applied separably along both axes; 2-D: a full kernel).
     """
 
     record: dict[str, Any]
+    apply: Applier = field(repr=False)
     field: Tensor | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
         return self.record["op"]
 
-
-Applier = Callable[[Tensor, Sequence[Op]], Tensor]
 
 # torch's legacy "nearest" samples with a half-pixel shift; "nearest-exact" picks the pixel whose
 # centre is nearest, which keeps the downsampled image aligned with the reference grid.
@@ -68,14 +72,14 @@ def _grouped(
     return out
 
 
-def _convolve(x: Tensor, kernels: Sequence[Kernel]) -> Tensor:
+def _convolve(x: Tensor, kernels: Sequence[Tensor]) -> Tensor:
     """Depthwise convolution of each sample with its kernel (all the same size), replicate padding."""
     b, c, h, w = x.shape
-    k = kernels[0].size
-    weights = torch.stack([kern.weights for kern in kernels]).to(device=x.device, dtype=x.dtype)
+    k = kernels[0].shape[-1]
+    weights = torch.stack(list(kernels)).to(device=x.device, dtype=x.dtype)
     weights = weights.repeat_interleave(c, dim=0).unsqueeze(1)  # (B*C, 1, k[, k])
     planes = F.pad(x.reshape(1, b * c, h, w), (k // 2,) * 4, mode="replicate")
-    if kernels[0].separable:
+    if kernels[0].ndim == 1:
         planes = F.conv2d(planes, weights.unsqueeze(2), groups=b * c)  # along x
         out = F.conv2d(planes, weights.unsqueeze(3), groups=b * c)  # along y
     else:
@@ -84,9 +88,9 @@ def _convolve(x: Tensor, kernels: Sequence[Kernel]) -> Tensor:
 
 
 def apply_filter(x: Tensor, ops: Sequence[Op]) -> Tensor:
-    """Blur each sample with the kernel its record describes."""
-    kernels = [KERNEL_BUILDERS[op.name](op.record) for op in ops]
-    keys = [(kern.separable, kern.size) for kern in kernels]
+    """Blur each sample with its kernel (the op's field)."""
+    kernels = [op.field for op in ops]
+    keys = [(kern.ndim, kern.shape[-1]) for kern in kernels]
     return _grouped(x, keys, lambda part, idx: _convolve(part, [kernels[i] for i in idx]))
 
 
@@ -127,17 +131,71 @@ def apply_low_light(x: Tensor, ops: Sequence[Op]) -> Tensor:
     return _per_sample(ops, "gain", x) * x.pow(_per_sample(ops, "gamma", x))
 
 
-APPLIERS: Mapping[str, Applier] = {
-    "gaussian_blur": apply_filter,
-    "anisotropic_gaussian_blur": apply_filter,
-    "motion_blur": apply_filter,
-    "downsample": apply_resize,
-    "upsample": apply_resize,
-    "gaussian_noise": apply_noise,
-    "jpeg": apply_jpeg,
-    "haze": apply_haze,
-    "low_light": apply_low_light,
-}
+# ---- ops: their records, appliers and tensors, whoever samples them (a kind or a chain)
+
+
+def gaussian_blur(sigma: float, kernel_size: int) -> Op:
+    """Isotropic Gaussian blur, applied separably."""
+    record = {"op": "gaussian_blur", "sigma": sigma, "kernel_size": kernel_size}
+    return Op(record, apply_filter, gaussian_1d(sigma, kernel_size))
+
+
+def anisotropic_gaussian_blur(sigma_x: float, sigma_y: float, theta: float, size: int) -> Op:
+    """Gaussian blur with axis sigmas ``sigma_x``, ``sigma_y`` rotated by ``theta`` degrees."""
+    record = {
+        "op": "anisotropic_gaussian_blur",
+        "sigma_x": sigma_x,
+        "sigma_y": sigma_y,
+        "theta": theta,
+        "kernel_size": size,
+    }
+    return Op(record, apply_filter, anisotropic_gaussian_2d(sigma_x, sigma_y, theta, size))
+
+
+def motion_blur(length: int, angle: float) -> Op:
+    """Antialiased line of ``length`` pixels at ``angle`` degrees; kernel size = length."""
+    record = {"op": "motion_blur", "length": length, "angle": angle, "kernel_size": length}
+    return Op(record, apply_filter, motion_2d(length, angle, length))
+
+
+def downsample(scale: int, mode: str, antialias: bool, size: list[int]) -> Op:
+    """Resample to the reduced ``size`` (h, w) of a ``scale`` times smaller grid."""
+    record = {
+        "op": "downsample",
+        "scale": scale,
+        "mode": mode,
+        "antialias": antialias,
+        "size": size,
+    }
+    return Op(record, apply_resize)
+
+
+def upsample(height: int, width: int) -> Op:
+    """Bicubic resampling back to the reference H × W."""
+    record = {"op": "upsample", "mode": "bicubic", "antialias": False, "size": [height, width]}
+    return Op(record, apply_resize)
+
+
+def gaussian_noise(sigma: float, normal: Tensor) -> Op:
+    """Add ``sigma`` (0-1 scale) times a standard-normal C×H×W field."""
+    record = {"op": "gaussian_noise", "sigma": sigma, "sigma_255": sigma * 255}
+    return Op(record, apply_noise, normal)
+
+
+def jpeg(quality: int) -> Op:
+    """JPEG round trip at ``quality``."""
+    return Op({"op": "jpeg", "quality": quality}, apply_jpeg)
+
+
+def haze(beta: float, airlight: float, grid: Tensor) -> Op:
+    """Scattering with coefficient ``beta``, grey ``airlight`` and a 1×g×g float64 depth grid."""
+    record = {"op": "haze", "beta": beta, "airlight": airlight, "depth_grid": grid[0].tolist()}
+    return Op(record, apply_haze, grid.to(torch.float32))
+
+
+def low_light(gamma: float, gain: float) -> Op:
+    """Darkening out = gain * in ** gamma."""
+    return Op({"op": "low_light", "gamma": gamma, "gain": gain}, apply_low_light)
 
 
 def run_plans(images: Tensor, plans: Sequence[Sequence[Op]]) -> Tensor:
@@ -147,7 +205,7 @@ def run_plans(images: Tensor, plans: Sequence[Sequence[Op]]) -> Tensor:
     """
     x = images
     for stage in zip(*plans, strict=True):
-        appliers = {APPLIERS[op.name] for op in stage}
+        appliers = {op.apply for op in stage}
         if len(appliers) != 1:
             raise AssertionError(f"ops {[op.name for op in stage]} cannot share one stage")
         x = appliers.pop()(x, stage).clamp_(0, 1)

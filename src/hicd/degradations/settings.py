@@ -6,17 +6,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from hicd.degradations.kinds import SINGLE_KINDS
 from hicd.errors import ConfigError
 
 SETTINGS: tuple[str, ...] = ("clean", "resolution", "single", "multi")
-SINGLE_KINDS: tuple[str, ...] = (
-    "gaussian_blur",
-    "motion_blur",
-    "gaussian_noise",
-    "jpeg",
-    "haze",
-    "low_light",
-)
 SCALES: tuple[int, ...] = (2, 4, 8)
 SEVERITIES: tuple[int, ...] = (1, 2, 3, 4, 5)
 
