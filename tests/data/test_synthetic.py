@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 import torch
@@ -9,10 +11,11 @@ from PIL import Image
 
 from hicd.data.synthetic import (
     SyntheticChangeDataset,
-    _subpixel_shift,
     generate_pair,
+    split_indices,
     write_synthetic_dataset,
 )
+from hicd.data.synthetic.raster import subpixel_shift
 from hicd.errors import ConfigError
 
 PAIRS = [generate_pair(11, index, 128) for index in range(8)]
@@ -79,7 +82,7 @@ def test_subpixel_shift_matches_bilinear_resampling():
     h, w = image.shape[1:]
     for dy, dx in [(0.3, -0.6), (-0.7, 0.2), (0.5, 0.5)]:
         shifted = image.copy()
-        _subpixel_shift(shifted, dy, dx)
+        subpixel_shift(shifted, dy, dx)
         ys = np.clip(np.arange(h) - dy, 0, h - 1)
         xs = np.clip(np.arange(w) - dx, 0, w - 1)
         y0, x0 = np.floor(ys).astype(int), np.floor(xs).astype(int)
@@ -154,3 +157,26 @@ def test_bad_arguments_are_rejected(tmp_path):
         SyntheticChangeDataset(-2)
     with pytest.raises(ConfigError, match="train"):
         write_synthetic_dataset(tmp_path, {"train": -1})
+
+
+@pytest.mark.parametrize(
+    ("args", "digest"),
+    [
+        ((7, 3, (97, 131)), "ab369cbc2fb9cfe6f0221eeed8b587b71d0bccd308093af3054c99eb59388c36"),
+        ((0, 0, 256), "9500d295bd3fe3a5067885e76cbe17a57788b80b88061e9ea71e780d1793f960"),
+    ],
+)
+def test_pair_bytes_are_pinned(args, digest):
+    """SHA-256 of t1, t2 and mask bytes, recorded when synthetic.py was one module."""
+    sha = hashlib.sha256()
+    for array in generate_pair(*args):
+        sha.update(array.tobytes())
+    assert sha.hexdigest() == digest
+
+
+def test_split_indices_are_consecutive_and_disjoint():
+    assert split_indices({"train": 3, "val": 0, "test": 2}) == {
+        "train": range(0, 3),
+        "val": range(3, 3),
+        "test": range(3, 5),
+    }
