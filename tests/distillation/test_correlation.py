@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from hicd.distillation import correlation
+from hicd.distillation import _gram
 from hicd.distillation.correlation import (
     cross_correlation_loss,
     global_correlation_loss,
@@ -61,7 +61,7 @@ def test_efficient_matches_naive(shape, near):
 
 
 def test_many_chunks_match_naive(monkeypatch):
-    monkeypatch.setattr(correlation, "_BLOCK_BYTES", 1)  # blocks of 1 position
+    monkeypatch.setattr(_gram, "_BLOCK_BYTES", 1)  # blocks of 1 position
     f1_s, f2_s, f1_t, f2_t = (f.double().requires_grad_() for f in _pair_inputs(SHAPES[1]))
     before = f1_s.detach().clone()
     got = cross_correlation_loss(f1_s, f2_s, f1_t, f2_t)
@@ -114,18 +114,18 @@ def _rotated(f: torch.Tensor, noise: float, seed: int) -> torch.Tensor:
 def attempts(monkeypatch) -> list[tuple[str, object]]:
     """(strategy, precision) of every attempt of the correlation losses, in order."""
     used: list[tuple[str, object]] = []
-    original = correlation._distance
+    original = _gram._distance
 
     def spy(maps, precision, means):
         distance = original(maps, precision, means)
         used.append((type(distance).__name__, distance.precision))
         return distance
 
-    monkeypatch.setattr(correlation, "_distance", spy)
+    monkeypatch.setattr(_gram, "_distance", spy)
     return used
 
 
-_C = correlation
+_C = _gram
 PATH_CASES = {
     # name: (student/teacher maker, expected attempts)
     "equal C, float32": (
@@ -217,8 +217,8 @@ def test_blocks_match_one_block(monkeypatch, size, keep):
         return [loss, *torch.autograd.grad(loss, f)]
 
     whole = run()
-    monkeypatch.setattr(correlation, "_BLOCK_BYTES", 1)
-    monkeypatch.setattr(correlation, "_KEEP_BYTES", 1 << 30 if keep else 0)
+    monkeypatch.setattr(_gram, "_BLOCK_BYTES", 1)
+    monkeypatch.setattr(_gram, "_KEEP_BYTES", 1 << 30 if keep else 0)
     for got, ref in zip(run(), whole, strict=True):
         torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-7)
 
