@@ -121,6 +121,7 @@ def write_synthetic_dataset(
 
 
 def parse_size(size: Size) -> tuple[int, int]:
+    """(H, W) of an int or (H, W) ``size``; ConfigError below ``MIN_SIDE`` px a side."""
     if isinstance(size, int | np.integer) and not isinstance(size, bool):
         h = w = int(size)
     elif (
@@ -137,4 +138,5 @@ def parse_size(size: Size) -> tuple[int, int]:
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
+    """uint8 H×W×3 to float32 3×H×W in [0, 1]."""
     return torch.from_numpy(image).permute(2, 0, 1).contiguous().float().div_(255.0)
