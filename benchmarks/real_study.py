@@ -59,6 +59,7 @@ from hicd.distillation import DistillationConfig
 from hicd.distillation.config import PRESETS
 from hicd.evaluation import evaluate_checkpoints
 from hicd.evaluation.statistics import bootstrap_f1, t_interval
+from hicd.models.losses import TaskLossConfig
 from hicd.training.config import NetworkConfig, OptimConfig
 from hicd.training.data import ChangeDataModule
 from hicd.training.runs import fit_best, fit_student
@@ -252,8 +253,10 @@ baselines' ``temperature`` and ``lambda_kd``."""
 
 def config_key(config: DistillationConfig) -> str:
     """A short hash of the options that matter for the method: runs are cached under it, so
-    changing an unrelated default (say a hicd weight) keeps the baselines' runs."""
-    options = dataclasses.asdict(config)
+    changing an unrelated default (say a hicd weight) keeps the baselines' runs. The study
+    trains with the default task loss, whose options stay in the key (as before they moved out
+    of ``DistillationConfig``), so cached runs keep their keys."""
+    options = dataclasses.asdict(config) | dataclasses.asdict(TaskLossConfig())
     if config.method == "hicd":
         keep = [k for k in options if k not in ("temperature", "lambda_kd")]
     else:

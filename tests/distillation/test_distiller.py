@@ -7,8 +7,9 @@ import copy
 import pytest
 import torch
 
-from hicd.distillation import METHOD_NAMES, METHODS, DistillationConfig, Distiller
+from hicd.distillation import METHOD_NAMES, DistillationConfig, Distiller
 from hicd.errors import ConfigError
+from hicd.models.losses import TaskLossConfig
 
 DISTILLING = [m for m in METHOD_NAMES if m != "none"]
 
@@ -27,10 +28,6 @@ def _run(distiller: Distiller, batch: dict):
         batch["degraded_t2"],
         batch["mask"],
     )
-
-
-def test_methods_mapping_covers_config_names():
-    assert set(METHODS) == set(METHOD_NAMES)
 
 
 @pytest.mark.parametrize("method", METHOD_NAMES)
@@ -59,6 +56,23 @@ def test_teacher_stays_in_eval_mode(tiny_model):
     assert not any(m.training for m in distiller.teacher.modules())
     distiller.eval().train(True)
     assert not distiller.teacher.training
+    distiller.eval()
+    assert not distiller.student.training
+
+
+def test_state_dict_holds_neither_student_nor_teacher(tiny_model, batch):
+    distiller = _distiller(tiny_model, "feature")
+    assert all(m is not distiller.student for m in distiller.modules())
+    state = distiller.state_dict()
+    assert state and all(key.startswith("objective.") for key in state)  # the adapters
+    teacher = copy.deepcopy(distiller.teacher.state_dict())
+    for adapter in distiller.objective.parameters():
+        adapter.data.add_(1.0)
+    distiller.load_state_dict(state)  # strict: the teacher is not asked for
+    for key, value in distiller.objective.state_dict().items():
+        torch.testing.assert_close(value, state[f"objective.{key}"], rtol=0, atol=0)
+    for key, value in distiller.teacher.state_dict().items():
+        torch.testing.assert_close(value, teacher[key], rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("teacher_bn", ["running", "batch"])
@@ -174,7 +188,8 @@ def test_logit_and_feature_weighting(tiny_model, batch):
 
 
 def test_none_needs_no_teacher_and_dice_terms(tiny_model, batch):
-    distiller = Distiller(tiny_model(), None, DistillationConfig(method="none", dice_weight=0.5))
+    config = DistillationConfig(method="none")
+    distiller = Distiller(tiny_model(), None, config, loss=TaskLossConfig(dice_weight=0.5))
     out = distiller(None, None, batch["degraded_t1"], batch["degraded_t2"], batch["mask"])
     assert set(out.terms) == {"cd", "cd/ce", "cd/dice"} and out.teacher is None
     torch.testing.assert_close(out.loss, out.terms["cd/ce"] + 0.5 * out.terms["cd/dice"])
@@ -238,15 +253,17 @@ def test_recalibration_averages_batch_statistics(tiny_model, batch):
         assert torch.equal(value, before[key]), key
 
 
-def test_config_table_in_the_docs_matches_the_dataclass():
+@pytest.mark.parametrize("config", [DistillationConfig, TaskLossConfig])
+def test_config_table_in_the_docs_matches_the_dataclass(config):
     import dataclasses
     import re
     from pathlib import Path
 
     text = (Path(__file__).resolve().parents[2] / "docs" / "distillation.md").read_text()
-    table = text[text.index("### `DistillationConfig`") :]
+    table = text[text.index(f"### `{config.__name__}`") :]
+    table = table[table.index("| option |") :]
     documented: dict[str, str] = {}
-    for line in table.splitlines()[4:]:
+    for line in table.splitlines()[2:]:
         if not line.startswith("| `"):
             break
         names, default = line.split("|")[1:3]
@@ -256,5 +273,5 @@ def test_config_table_in_the_docs_matches_the_dataclass():
     def shown(value) -> str:
         return f"`{value}`" if isinstance(value, str) else str(value)
 
-    expected = {f.name: shown(f.default) for f in dataclasses.fields(DistillationConfig)}
+    expected = {f.name: shown(f.default) for f in dataclasses.fields(config)}
     assert documented == expected

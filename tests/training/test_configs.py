@@ -150,6 +150,32 @@ def test_hicd_overlays_follow_the_library(parser):
     assert finetune.init_from_teacher is True
 
 
+@pytest.mark.parametrize("path", sorted((CONFIGS / "students").glob("*.yaml")), ids=str)
+def test_student_overlays_set_only_what_differs(path):
+    import dataclasses
+
+    import yaml
+
+    from hicd.distillation import DistillationConfig
+
+    defaults = {f.name: f.default for f in dataclasses.fields(DistillationConfig)}
+    options = yaml.safe_load(path.read_text())["model"]["init_args"]["distillation"]
+    assert "method" in options  # an overlay picks its method, whatever came before
+    repeated = [k for k, v in options.items() if k != "method" and v == defaults[k]]
+    assert not repeated, f"{path.name} repeats the defaults of {repeated}"
+
+
+@pytest.mark.parametrize("stage", ["teacher", "student"])
+def test_one_task_loss_option_for_teacher_and_student(parser, stage):
+    from dataclasses import asdict
+
+    from hicd.models.losses import TaskLossConfig
+
+    option = "--model.init_args.loss.dice_weight"
+    config = parse(parser, f"levir_cd/{stage}.yaml", extra=(option, "0.5"))
+    assert dict(config.model.init_args.loss) == asdict(TaskLossConfig(dice_weight=0.5))
+
+
 def test_ema_overlay(parser):
     config = parse(parser, "levir_cd/teacher.yaml", "callbacks/ema.yaml")
     (callback,) = config.trainer.callbacks

@@ -91,11 +91,11 @@ def test_teacher_is_frozen_and_not_optimised(student):
     assert {id(p) for p in student.model.parameters()} <= trainable
 
 
-def test_checkpoint_drops_the_teacher_and_reloads_strictly(student, tmp_path):
+def test_checkpoint_holds_the_student_once_and_reloads_strictly(student, tmp_path):
+    # The student is saved once, under model.; the teacher never (it comes from its checkpoint).
     checkpoint = {"state_dict": student.state_dict()}
-    assert any(k.startswith("distiller.teacher.") for k in checkpoint["state_dict"])
-    student.on_save_checkpoint(checkpoint)
     assert all(key.startswith("model.") for key in checkpoint["state_dict"])
+    student.on_save_checkpoint(checkpoint)
     assert checkpoint["hicd"]["role"] == "student"
     assert checkpoint["hicd"]["degradation"] == "multi-x4"
     assert checkpoint["hicd"]["tile_size"] == 64
@@ -106,9 +106,10 @@ def test_checkpoint_drops_the_teacher_and_reloads_strictly(student, tmp_path):
     for key, value in model.state_dict().items():
         assert torch.equal(value, student.model.state_dict()[key])
 
-    restored = {"state_dict": dict(checkpoint["state_dict"])}
-    student.on_load_checkpoint(restored)
-    student.load_state_dict(restored["state_dict"], strict=True)
+    teacher = {k: v.clone() for k, v in student.distiller.teacher.state_dict().items()}
+    student.load_state_dict(dict(checkpoint["state_dict"]), strict=True)
+    for key, value in student.distiller.teacher.state_dict().items():
+        assert torch.equal(value, teacher[key])
 
 
 def test_init_from_teacher_and_method_none(teacher_checkpoint):

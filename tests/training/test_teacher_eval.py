@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader
 from hicd.data import collate_samples
 from hicd.errors import ConfigError
 from hicd.models import ChangeOutput
+from hicd.models.losses import TaskLossConfig
 from hicd.training import NetworkConfig, OptimConfig, TeacherModule, tiled_logits
 from hicd.training.optim import lr_factor
 
@@ -84,7 +85,10 @@ def test_tiled_logits_cover_the_image_exactly():
 
 def test_teacher_step_checkpoint_info_and_hparams():
     module = TeacherModule(
-        network=NetworkConfig(**TINY), optim=OptimConfig(lr=0.01), crop_size=64, dice_weight=0.5
+        network=NetworkConfig(**TINY),
+        optim=OptimConfig(lr=0.01),
+        loss=TaskLossConfig(dice_weight=0.5),
+        crop_size=64,
     )
     data = {
         "t1": torch.rand(2, 3, 64, 64),
@@ -102,6 +106,7 @@ def test_teacher_step_checkpoint_info_and_hparams():
     # Option groups are stored as plain dicts, so checkpoints load with weights_only=True.
     assert module.hparams["network"] == {**NetworkConfig().__dict__, **TINY}
     assert module.hparams["optim"]["lr"] == 0.01
+    assert module.hparams["loss"] == {"dice_weight": 0.5, "ignore_index": 255}
 
 
 def test_schedules():

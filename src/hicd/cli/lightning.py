@@ -19,7 +19,6 @@ from __future__ import annotations
 import importlib
 import re
 import sys
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from hicd.inference.checkpoint import read_checkpoint
 from hicd.models.encoders import IMAGENET
 from hicd.training import ChangeDataModule, ChangeModule
 from hicd.training.config import check_path
+from hicd.training.quiet import expected_warnings_ignored
 
 RUNS_DIR = "runs"
 CHECKPOINT_DEFAULTS = {
@@ -179,16 +179,6 @@ def _import_class(class_path: str) -> type:
     return getattr(importlib.import_module(module_name), name)
 
 
-EXPECTED_WARNINGS = (
-    # The student's frozen teacher is meant to stay in eval mode.
-    r"Found \d+ module\(s\) in eval mode",
-    # The student degrades batches in its own on_after_batch_transfer, on purpose.
-    r"You have overridden `on_after_batch_transfer` in `LightningModule`",
-    # hicd.cli.main passes its argv on explicitly, also when called in-process.
-    r"LightningCLI's args parameter is intended",
-)
-
-
 CLI_OPTIONS: dict[str, Any] = {
     "model_class": ChangeModule,
     "subclass_mode_model": True,
@@ -201,9 +191,7 @@ CLI_OPTIONS: dict[str, Any] = {
 def run_lightning_cli(argv: Sequence[str], **kwargs: Any) -> HicdCLI:
     """Run ``hicd fit|validate|test ...``; ``argv`` starts with the subcommand."""
     argv = list(argv)
-    with warnings.catch_warnings():
-        for message in EXPECTED_WARNINGS:
-            warnings.filterwarnings("ignore", message=message)
+    with expected_warnings_ignored(cli=True):
         # LightningCLI warns when given args while sys.argv has its own; pass None then.
         args = None if argv == sys.argv[1:] else argv
         return HicdCLI(args=args, **{**CLI_OPTIONS, **kwargs})

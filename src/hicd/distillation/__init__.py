@@ -12,7 +12,6 @@ from hicd.distillation.correlation import (
 )
 from hicd.distillation.distiller import DistillationOutput, Distiller
 from hicd.distillation.methods import METHOD_NAMES, METHODS
-from hicd.distillation.task_loss import change_detection_loss
 
 __all__ = [
     "METHODS",
@@ -20,7 +19,6 @@ __all__ = [
     "DistillationConfig",
     "DistillationOutput",
     "Distiller",
-    "change_detection_loss",
     "cross_correlation_loss",
     "global_correlation_loss",
     "load_student",

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from hicd.errors import ConfigError
-
-METHOD_NAMES = ("none", "feature", "logit", "hicd")
-"""Distillation methods: CE only, FitNet feature MSE, logit KD, hierarchical correlation."""
 
 TEACHER_BN_MODES = ("batch", "recalibrate", "running")
 """How the frozen teacher's BatchNorm layers normalise (see ``DistillationConfig.teacher_bn``)."""
@@ -21,8 +18,8 @@ REDUCTIONS = ("mean", "sum")
 class DistillationConfig:
     """How the student is trained against the teacher.
 
-    The total loss is ``L_CD + Σ module totals``. For ``hicd`` each module (SFD, CFD) is
-    ``lambda·Σ_kind w_kind·mean_kind / Σ_kind w_kind`` with ``reduction="mean"`` (each kind's
+    The total loss is ``L_CD + Σ module totals`` (L_CD: ``hicd.models.losses.TaskLossConfig``).
+    For ``hicd`` each module (SFD, CFD) is ``lambda·Σ_kind w_kind·mean_kind / Σ_kind w_kind`` with ``reduction="mean"`` (each kind's
     terms averaged over levels and dates), or ``lambda·Σ w_kind·term`` with ``"sum"``;
     ``w_kind`` is ``w_self``, ``w_cross`` or ``w_global``. For ``feature`` and ``logit``:
     ``L = L_CD + lambda_kd·Σ terms``. Defaults and the evidence for them: docs/method.md.
@@ -57,8 +54,6 @@ class DistillationConfig:
         w_global: weight of each global correlation term.
         temperature: softmax temperature τ of the ``logit`` baseline.
         lambda_kd: weight of the ``feature`` and ``logit`` baselines' terms.
-        dice_weight: weight of a soft Dice loss added to the cross-entropy (0 = CE only).
-        ignore_index: label value ignored by the change-detection loss.
     """
 
     method: str = "hicd"
@@ -81,19 +76,18 @@ class DistillationConfig:
     w_global: float = 1.0
     temperature: float = 4.0
     lambda_kd: float = 1.0
-    dice_weight: float = 0.0
-    ignore_index: int = 255
 
     def __post_init__(self) -> None:
+        from hicd.distillation.methods import METHOD_NAMES  # methods.py imports this module
+
         if self.method not in METHOD_NAMES:
             raise ConfigError(
                 f"distillation.method: {self.method!r} is not one of {', '.join(METHOD_NAMES)}"
             )
         weights = ("lambda_sfd", "lambda_cfd", "w_self", "w_cross", "w_global", "lambda_kd")
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name in (*weights, "dice_weight") and value < 0:
-                raise ConfigError(f"distillation.{f.name}: must be ≥ 0, got {value}")
+        for name in weights:
+            if getattr(self, name) < 0:
+                raise ConfigError(f"distillation.{name}: must be ≥ 0, got {getattr(self, name)}")
         for option, value, choices in (
             ("teacher_bn", self.teacher_bn, TEACHER_BN_MODES),
             ("reduction", self.reduction, REDUCTIONS),
@@ -112,36 +106,11 @@ class DistillationConfig:
 
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "hicd-v1": {
-        "method": "hicd",
-        "centered": False,
-        "reduction": "sum",
-        "teacher_bn": "running",
-        "sfd_levels": None,
-        "cfd_levels": None,
-        "lambda_sfd": 0.1,
-        "lambda_cfd": 0.1,
-        "w_self": 1.0,
-        "w_cross": 1.0,
-        "w_global": 1.0,
-        "warmup_steps": 0,
-    },
-    "hicd-finetune": {
-        "method": "hicd",
-        "centered": True,
-        "reduction": "mean",
-        "teacher_bn": "batch",
-        "sfd_levels": None,
-        "cfd_levels": None,
-        "lambda_sfd": 1.0,
-        "lambda_cfd": 1.0,
-        "w_self": 1.0,
-        "w_cross": 1.0,
-        "w_global": 1.0,
-        "warmup_steps": 0,
-    },
+    "hicd-v1": {"method": "hicd", "centered": False, "reduction": "sum", "teacher_bn": "running"},
+    "hicd-finetune": {"method": "hicd", "lambda_sfd": 1.0, "lambda_cfd": 1.0},
 }
-"""Named option sets (``DistillationConfig(**PRESETS[name])``, configs/students/<name>.yaml):
-``hicd-v1`` is the objective of hicd 0.1 (uncentred correlations, every term summed, the
-teacher's running BatchNorm statistics, λ = 0.1), kept for comparisons; ``hicd-finetune`` is the
-validation choice for students fine-tuned from the teacher (λ = 1, docs/method.md)."""
+"""Named option sets, each only what differs from the defaults (``DistillationConfig(**PRESETS[
+name])``, configs/students/<name>.yaml): ``hicd-v1`` is the objective of hicd 0.1 (uncentred
+correlations, every term summed, the teacher's running BatchNorm statistics), kept for
+comparisons; ``hicd-finetune`` is the validation choice for students fine-tuned from the teacher
+(λ = 1, docs/method.md)."""

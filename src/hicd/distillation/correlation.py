@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from hicd.distillation._gram import EPS, CorrelationDistance, no_autocast
-from hicd.errors import ConfigError
+from hicd.errors import DataError
 
 __all__ = [
     "EPS",
@@ -43,7 +43,7 @@ _LOW_PRECISION = (torch.float16, torch.bfloat16)
 def _check_maps(name: str, *maps: Tensor) -> None:
     for index, f in enumerate(maps):
         if f.dim() != 4:
-            raise ConfigError(
+            raise DataError(
                 f"{name}: argument {index} must be a B×C×H×W tensor, got shape {tuple(f.shape)}"
             )
 
@@ -52,9 +52,9 @@ def _check_pair(name: str, student: Tensor, teacher: Tensor, spatial: bool = Tru
     """Student and teacher maps must share batch size (and spatial size when ``spatial``)."""
     s, t = tuple(student.shape), tuple(teacher.shape)
     if s[0] != t[0]:
-        raise ConfigError(f"{name}: student shape {s} and teacher shape {t} differ in batch size")
+        raise DataError(f"{name}: student shape {s} and teacher shape {t} differ in batch size")
     if spatial and s[2:] != t[2:]:
-        raise ConfigError(
+        raise DataError(
             f"{name}: student shape {s} and teacher shape {t} must have the same H×W "
             "(correlations compare position pairs)"
         )
@@ -119,7 +119,7 @@ def cross_correlation_loss(
     _check_pair(name, f1_t, f2_t)
     _check_pair(name, f1_s, f1_t)
     if f1_s.shape[1] != f2_s.shape[1] or f1_t.shape[1] != f2_t.shape[1]:
-        raise ConfigError(
+        raise DataError(
             f"{name}: the two dates of one model must have the same channels, got student "
             f"{tuple(f1_s.shape)} / {tuple(f2_s.shape)}, teacher {tuple(f1_t.shape)} / "
             f"{tuple(f2_t.shape)}"

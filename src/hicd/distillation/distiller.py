@@ -15,9 +15,12 @@ from hicd.distillation.batchnorm import batch_statistics
 from hicd.distillation.checkpoint import model_config_of, save_student
 from hicd.distillation.config import DistillationConfig
 from hicd.distillation.methods import METHODS
-from hicd.distillation.task_loss import change_detection_loss
 from hicd.errors import ConfigError
+from hicd.models.losses import TaskLossConfig
 from hicd.models.output import ChangeOutput
+
+TEACHER = "teacher."
+"""State-dict prefix (under the Distiller's) of the frozen teacher, which is never saved."""
 
 
 @dataclass
@@ -41,12 +44,15 @@ class DistillationOutput:
 
 
 class Distiller(nn.Module):
-    """Teacher (frozen, always in eval mode) and student trained with one distillation method.
+    """A frozen teacher (always in eval mode) and the objective that trains a student with it.
 
-    Give the optimiser :meth:`student_parameters`, never :meth:`parameters` (which includes the
-    frozen teacher). With ``config.teacher_bn == "batch"`` the teacher's BatchNorm layers
-    normalise with the clean batch's statistics (running statistics untouched); otherwise with
-    their running statistics.
+    The Distiller keeps a plain reference to the student, not a submodule: whoever owns the
+    student (the caller, or ``StudentModule.model``) moves, saves and loads its weights, and
+    the Distiller's ``state_dict`` holds only the objective's own parameters (e.g. adapters).
+    The teacher comes from its checkpoint: it is left out of ``state_dict`` and kept as it is
+    when a state dict is loaded. Give the optimiser :meth:`student_parameters`. With
+    ``config.teacher_bn == "batch"`` the teacher's BatchNorm layers normalise with the clean
+    batch's statistics (running statistics untouched); otherwise with their running statistics.
 
     Args:
         student: model trained on degraded images; returns :class:`ChangeOutput`.
@@ -55,6 +61,7 @@ class Distiller(nn.Module):
         student_config: keyword arguments that rebuild the student with
             ``hicd.models.create_model``, stored by :meth:`save_student`; default: the student's
             ``config`` attribute if it has one.
+        loss: the change-detection loss L_CD (default: cross-entropy alone).
     """
 
     def __init__(
@@ -63,10 +70,12 @@ class Distiller(nn.Module):
         teacher: nn.Module | None = None,
         config: DistillationConfig | None = None,
         student_config: Mapping[str, Any] | None = None,
+        loss: TaskLossConfig | None = None,
     ) -> None:
         super().__init__()
         self.config = config or DistillationConfig()
-        self.student = student
+        self.loss = loss or TaskLossConfig()
+        object.__setattr__(self, "_student", student)  # a reference, not a submodule
         self.teacher = teacher
         self.student_config = dict(student_config) if student_config else model_config_of(student)
         objective = METHODS[self.config.method]
@@ -76,13 +85,29 @@ class Distiller(nn.Module):
         if teacher is not None:
             teacher.requires_grad_(False)
             teacher.eval()
+        self.register_load_state_dict_pre_hook(_keep_teacher)
+
+    @property
+    def student(self) -> nn.Module:
+        """The model being trained (not a submodule of the Distiller)."""
+        return self._student
 
     def train(self, mode: bool = True) -> Distiller:
-        """Set the student's (and adapters') mode; the teacher stays in eval mode."""
+        """Set the student's and the objective's mode; the teacher stays in eval mode."""
         super().train(mode)
+        self.student.train(mode)
         if self.teacher is not None:
             self.teacher.eval()
         return self
+
+    def state_dict(self, *args: Any, destination=None, prefix: str = "", keep_vars: bool = False):
+        """The objective's state (e.g. adapters); neither the student nor the teacher."""
+        state = super().state_dict(
+            *args, destination=destination, prefix=prefix, keep_vars=keep_vars
+        )
+        for key in [k for k in state if k.startswith(prefix + TEACHER)]:
+            del state[key]
+        return state
 
     def student_parameters(self) -> Iterator[nn.Parameter]:
         """The trainable parameters: the student's and the objective's (e.g. adapters)."""
@@ -102,7 +127,7 @@ class Distiller(nn.Module):
         Args:
             clean_t1, clean_t2: clean B×C×H×W images (unused, may be None, for method ``none``).
             degraded_t1, degraded_t2: degraded B×C×H×W images of the same crop.
-            mask: B×H×W (or B×1×H×W) change labels, ``ignore_index`` where unknown.
+            mask: B×H×W (or B×1×H×W) change labels, ``loss.ignore_index`` where unknown.
             scale: factor of the distillation terms in ``loss`` (a warm-up ramp).
         """
         teacher_out = None
@@ -115,9 +140,7 @@ class Distiller(nn.Module):
             with torch.no_grad():
                 teacher_out = self.teacher_forward(clean_t1, clean_t2)
         student_out: ChangeOutput = self.student(degraded_t1, degraded_t2)
-        terms = change_detection_loss(
-            student_out.logits, mask, self.config.ignore_index, self.config.dice_weight
-        )
+        terms = self.loss(student_out.logits, mask)
         distilled = self.objective(student_out, teacher_out)
         terms |= distilled.terms
         loss = terms["cd"] + scale * distilled.total
@@ -133,3 +156,10 @@ class Distiller(nn.Module):
     def save_student(self, path: str | Path) -> Path:
         """Write the student alone (state dict + ``student_config``) atomically to ``path``."""
         return save_student(path, self.student, self.student_config, self.config.method)
+
+
+def _keep_teacher(module: Distiller, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+    """Load-state-dict pre-hook: the teacher keeps its weights (state dicts never hold them)."""
+    if module.teacher is not None:
+        for key, value in module.teacher.state_dict().items():
+            state_dict[prefix + TEACHER + key] = value

@@ -7,7 +7,6 @@ import logging
 import shutil
 import signal
 import threading
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,17 +18,8 @@ from lightning.pytorch.loggers import CSVLogger
 from hicd.atomic import atomic_path
 from hicd.distillation import DistillationConfig
 from hicd.training.config import OptimConfig
+from hicd.training.quiet import expected_warnings_ignored
 from hicd.training.student import StudentModule
-
-QUIET_WARNINGS = (
-    ".*does not have many workers.*",
-    ".*eval mode.*",
-    ".*on_after_batch_transfer.*",
-    ".*exists and is not empty.*",
-    ".*LeafSpec.*",
-    ".*smaller than the logging interval.*",
-    ".*records no pretrained backbone.*",
-)
 
 
 def fit_best(
@@ -68,9 +58,7 @@ def fit_best(
         enable_progress_bar=progress,
         log_every_n_steps=10,
     )
-    with warnings.catch_warnings(), interrupts_propagated():
-        for pattern in QUIET_WARNINGS:
-            warnings.filterwarnings("ignore", pattern)
+    with expected_warnings_ignored(), interrupts_propagated():
         trainer.fit(module, datamodule=data)
     return Path(checkpoint.best_model_path)
 

@@ -20,12 +20,9 @@ from hicd.errors import ConfigError
 from hicd.inference.checkpoint import CheckpointInfo, load_model
 from hicd.models import ChangeDetectionModel
 from hicd.models.encoders import IMAGENET
+from hicd.models.losses import TaskLossConfig
 from hicd.training.base import Batch, ChangeModule, batch_size_of
 from hicd.training.config import NetworkConfig, OptimConfig, as_config, check_path
-
-TEACHER_PREFIX = "distiller.teacher."
-STUDENT_ALIAS_PREFIX = "distiller.student."
-"""The distiller holds the student too: its entries duplicate ``model.`` and are not saved."""
 
 
 class StudentModule(ChangeModule):
@@ -53,6 +50,7 @@ class StudentModule(ChangeModule):
         degraded_date: the date that is degraded (``t1`` or ``t2``).
         degradation_seed: seed of the deterministic validation/test degradation.
         optim: AdamW and its learning-rate schedule (over the student and any adapters).
+        loss: the change-detection loss L_CD on the degraded pairs.
         crop_size: training crop size (set by the CLI from ``data.crop_size``).
         eval_tile: validation/test window (set by the CLI from ``data.eval_tile``).
     """
@@ -69,6 +67,7 @@ class StudentModule(ChangeModule):
         degraded_date: Literal["t1", "t2"] = "t2",
         degradation_seed: int = 0,
         optim: OptimConfig | None = None,
+        loss: TaskLossConfig | None = None,
         crop_size: int | None = None,
         eval_tile: int | None = None,
     ) -> None:
@@ -77,6 +76,7 @@ class StudentModule(ChangeModule):
         if degraded_date not in ("t1", "t2"):
             raise ConfigError(f"model.degraded_date: must be 't1' or 't2', got {degraded_date!r}")
         self.distillation = as_config(DistillationConfig, distillation, "model.distillation")
+        self.task_loss = as_config(TaskLossConfig, loss, "model.loss")
         self.setting = DegradationSetting.parse(degradation)
         self.degraded_date = degraded_date
         self.teacher_checkpoint = teacher_checkpoint
@@ -110,6 +110,7 @@ class StudentModule(ChangeModule):
             teacher if needs_teacher else None,
             self.distillation,
             student_config=self.model.config,
+            loss=self.task_loss,
         )
         self.train_degrader = Degrader(self.setting, seed=None)
         self.recalibrated_batches = 0
@@ -233,7 +234,7 @@ class StudentModule(ChangeModule):
     def trainable_parameters(self) -> Iterable[nn.Parameter]:
         return self.distiller.student_parameters()
 
-    # -- checkpoints: the student and adapters only -------------------------------------------
+    # -- checkpoints: the student (``model.``) and any adapters; never the teacher -------------
 
     def checkpoint_info(self) -> CheckpointInfo:
         return CheckpointInfo(
@@ -250,25 +251,4 @@ class StudentModule(ChangeModule):
                 "teacher_bn": self.distillation.teacher_bn,
                 "teacher_bn_batches": self.recalibrated_batches,
             },
-        )
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        super().on_save_checkpoint(checkpoint)
-        state = checkpoint["state_dict"]
-        for key in [k for k in state if k.startswith((TEACHER_PREFIX, STUDENT_ALIAS_PREFIX))]:
-            del state[key]
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        # Put back what on_save_checkpoint left out, so the state dict loads strictly: the
-        # teacher as loaded from teacher_checkpoint, and the distiller's alias of the student.
-        state = checkpoint["state_dict"]
-        state.update(
-            (key, value)
-            for key, value in self.state_dict().items()
-            if key.startswith(TEACHER_PREFIX)
-        )
-        state.update(
-            (STUDENT_ALIAS_PREFIX + key[len("model.") :], value)
-            for key, value in list(state.items())
-            if key.startswith("model.")
         )

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from hicd.distillation import change_detection_loss
 from hicd.inference.checkpoint import CheckpointInfo
+from hicd.models.losses import TaskLossConfig
 from hicd.training.base import Batch, ChangeModule, batch_size_of
 from hicd.training.config import NetworkConfig, OptimConfig, as_config
 
 
 class TeacherModule(ChangeModule):
-    """A change-detection network trained with cross-entropy (ignoring 255) on clean pairs.
+    """A change-detection network trained with the change-detection loss on clean pairs.
 
     Args:
         network: the architecture and its pretrained backbone.
         optim: AdamW and its learning-rate schedule.
-        dice_weight: weight of a soft Dice term added to the cross-entropy (0: CE only).
+        loss: the change-detection loss (cross-entropy ignoring 255, optional Dice).
         crop_size: training crop size (set by the CLI from ``data.crop_size``).
         eval_tile: validation/test window (set by the CLI from ``data.eval_tile``).
     """
@@ -27,19 +27,19 @@ class TeacherModule(ChangeModule):
         self,
         network: NetworkConfig | None = None,
         optim: OptimConfig | None = None,
-        dice_weight: float = 0.0,
+        loss: TaskLossConfig | None = None,
         crop_size: int | None = None,
         eval_tile: int | None = None,
     ) -> None:
         super().__init__(optim, crop_size, eval_tile)
         self._save_plain_hyperparameters()
         self.network = as_config(NetworkConfig, network, "model.network")
-        self.dice_weight = dice_weight
+        self.task_loss = as_config(TaskLossConfig, loss, "model.loss")
         self.model = self.network.build()
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         logits = self.model(batch["t1"], batch["t2"]).logits
-        terms = change_detection_loss(logits, batch["mask"], dice_weight=self.dice_weight)
+        terms = self.task_loss(logits, batch["mask"])
         self.log_loss(terms["cd"], terms, batch_size_of(batch))
         return terms["cd"]
 

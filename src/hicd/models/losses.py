@@ -1,12 +1,36 @@
-"""The supervised change-detection loss L_CD on the student's logits."""
+"""The supervised change-detection loss L_CD and its options, shared by teacher and student."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from hicd.errors import DataError
+from hicd.data.io import IGNORE_INDEX
+from hicd.errors import ConfigError, DataError
+
+
+@dataclass
+class TaskLossConfig:
+    """The change-detection loss L_CD = CE + ``dice_weight``·Dice (``model.init_args.loss``).
+
+    Attributes:
+        dice_weight: weight of a soft Dice loss added to the cross-entropy (0 = CE only).
+        ignore_index: label value ignored by the loss.
+    """
+
+    dice_weight: float = 0.0
+    ignore_index: int = IGNORE_INDEX
+
+    def __post_init__(self) -> None:
+        if self.dice_weight < 0:
+            raise ConfigError(f"loss.dice_weight: must be ≥ 0, got {self.dice_weight}")
+
+    def __call__(self, logits: Tensor, mask: Tensor) -> dict[str, Tensor]:
+        """:func:`change_detection_loss` with these options."""
+        return change_detection_loss(logits, mask, self.ignore_index, self.dice_weight)
 
 
 def _labels(mask: Tensor, logits: Tensor) -> Tensor:
@@ -24,7 +48,7 @@ def _labels(mask: Tensor, logits: Tensor) -> Tensor:
 
 
 def change_detection_loss(
-    logits: Tensor, mask: Tensor, ignore_index: int = 255, dice_weight: float = 0.0
+    logits: Tensor, mask: Tensor, ignore_index: int = IGNORE_INDEX, dice_weight: float = 0.0
 ) -> dict[str, Tensor]:
     """Cross-entropy (+ optional soft Dice on the change class) ignoring ``ignore_index`` pixels.
 

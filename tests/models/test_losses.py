@@ -1,4 +1,4 @@
-"""The change-detection loss: ignored pixels, optional Dice, shape errors."""
+"""The change-detection loss: ignored pixels, optional Dice, shape errors, options."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hicd.distillation import change_detection_loss
-from hicd.errors import DataError
+from hicd.errors import ConfigError, DataError
+from hicd.models.losses import TaskLossConfig, change_detection_loss
 
 
 def test_ce_ignores_pixels_and_accepts_channel_mask():
@@ -37,3 +37,16 @@ def test_dice_of_perfect_prediction_is_small():
 def test_mask_shape_mismatch():
     with pytest.raises(DataError, match=r"\(2, 8, 8\).*\(2, 2, 4, 4\)"):
         change_detection_loss(torch.zeros(2, 2, 4, 4), torch.zeros(2, 8, 8))
+
+
+def test_task_loss_config_applies_its_options():
+    logits = torch.randn(2, 2, 4, 4)
+    mask = torch.randint(0, 2, (2, 4, 4))
+    mask[1, 0] = 7
+    got = TaskLossConfig(dice_weight=0.5, ignore_index=7)(logits, mask)
+    expected = change_detection_loss(logits, mask, ignore_index=7, dice_weight=0.5)
+    assert got.keys() == expected.keys()
+    for name in got:
+        torch.testing.assert_close(got[name], expected[name])
+    with pytest.raises(ConfigError, match=r"loss\.dice_weight: must be ≥ 0"):
+        TaskLossConfig(dice_weight=-1.0)
