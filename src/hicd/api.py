@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,17 +24,21 @@ from hicd.data.io import (
     image_to_tensor,
 )
 from hicd.data.pairing import pair_folders
-from hicd.errors import DataError
+from hicd.errors import ConfigError, DataError
 from hicd.inference.checkpoint import CheckpointInfo, load_model
+from hicd.inference.device import resolve_device
 from hicd.inference.scene import (
     PredictionResult,
+    PredictOptions,
     check_output_paths,
     default_batch_size,
     predict_scene,
     resolve_quicklook,
     resolve_tiling,
 )
-from hicd.inference.tiled import predict_change_probability, resolve_device
+from hicd.inference.tiled import predict_change_probability
+
+__all__ = ["ChangeDetector", "PredictOptions", "PredictionResult"]
 
 ArrayOrTensor = np.ndarray | Tensor
 OPTION = "value_scale"  # the argument named in pixel-value errors of in-memory inputs
@@ -97,7 +103,7 @@ class ChangeDetector:
             float32 change probabilities: an H×W numpy array for numpy inputs, an H×W (or
             B×H×W) tensor on the inputs' device for tensors.
         """
-        tile, overlap = resolve_tiling(tile, overlap, self.info)
+        tiling = resolve_tiling(tile, overlap, self.info)
         if isinstance(t1, np.ndarray) != isinstance(t2, np.ndarray):
             raise DataError("t1 and t2 must both be numpy arrays or both be tensors")
         numpy_in = isinstance(t1, np.ndarray)
@@ -109,7 +115,7 @@ class ChangeDetector:
         if batch_size is None:
             batch_size = default_batch_size(self.device)
         probability = predict_change_probability(
-            self.model, a, b, tile, overlap, batch_size, self.device
+            self.model, a, b, tiling.tile, tiling.overlap, batch_size, self.device
         )
         return probability.cpu().numpy() if numpy_in else probability
 
@@ -144,20 +150,8 @@ class ChangeDetector:
         t1: str | Path,
         t2: str | Path,
         out: str | Path,
-        *,
-        tile: int | None = None,
-        overlap: int | None = None,
-        batch_size: int | None = None,
-        threshold: float = 0.5,
-        probabilities: bool = False,
-        resampling: str = "bilinear",
-        bands: list[int] | None = None,
-        value_scale: ValueScale = None,
-        quicklook: bool | str | Path | None = True,
-        vector: str | Path | None = None,
-        vector_crs: str = "EPSG:4326",
-        progress: bool = False,
-        overwrite: bool = False,
+        options: PredictOptions | None = None,
+        **keywords: Any,
     ) -> PredictionResult:
         """Write the change map of two image files (what ``hicd predict`` does).
 
@@ -169,58 +163,39 @@ class ChangeDetector:
             t1, t2: image files (GeoTIFF or any raster GDAL reads; PNG/JPEG as pixel grids).
             out: GeoTIFF to write: uint8 0/1 (255 nodata), or with ``probabilities`` float32
                 change probability (NaN nodata).
-            tile, overlap, batch_size: tiling (see ``predict``).
-            threshold: probability from which a pixel counts as changed.
-            resampling: ``bilinear`` (default), ``cubic``, ``nearest``, ``lanczos``, ``average``.
-            bands: 1-based bands to read from both files (default: all but alpha).
-            value_scale: pixel value that maps to 1.0, for both dates or a pair (t1, t2);
-                default: the rule of ``hicd.data.io`` (see ``predict``).
-            quicklook: PNG of the changes over t1 (True: ``out`` with .png; a path; False: none).
-            vector: GeoJSON file for the changes as polygons (None: none).
-            vector_crs: ``"EPSG:4326"`` (RFC 7946 longitude/latitude) or ``"native"`` (t1's CRS).
-            progress: show a progress bar.
-            overwrite: replace existing outputs (default: an existing output is a ConfigError,
-                raised before any prediction).
+            options: a :class:`PredictOptions` (default: its defaults).
+            keywords: fields of ``PredictOptions`` that replace those of ``options``
+                (``tile``, ``overlap``, ``batch_size``, ``threshold``, ``probabilities``,
+                ``resampling``, ``bands``, ``value_scale``, ``quicklook``, ``vector``,
+                ``vector_crs``, ``progress``, ``overwrite``).
         """
-        return predict_scene(
-            self.model,
-            self.info,
-            t1,
-            t2,
-            out,
-            tile=tile,
-            overlap=overlap,
-            batch_size=batch_size,
-            threshold=threshold,
-            probabilities=probabilities,
-            resampling=resampling,
-            bands=bands,
-            value_scale=value_scale,
-            quicklook=quicklook,
-            vector=vector,
-            vector_crs=vector_crs,
-            progress=progress,
-            overwrite=overwrite,
-        )
+        options = PredictOptions.build(options, **keywords)
+        return predict_scene(self.model, self.info, t1, t2, out, options)
 
     def predict_folders(
         self,
         t1_dir: str | Path,
         t2_dir: str | Path,
         out_dir: str | Path,
+        options: PredictOptions | None = None,
         *,
-        quicklook: bool = True,
         vector_dir: str | Path | None = None,
-        overwrite: bool = False,
-        **options,
+        **keywords: Any,
     ) -> list[PredictionResult]:
         """``predict_files`` for every pair of two folders, paired by file name (stem).
 
         Writes ``out_dir/NAME.tif`` and ``out_dir/NAME.png`` (unless ``quicklook`` is False),
         and ``vector_dir/NAME.geojson`` if given; a file without its partner in the other
         folder is an error raised before any prediction, and so is any existing output unless
-        ``overwrite``. ``options`` go to ``predict_files``.
+        ``overwrite``. ``options`` and ``keywords`` as for ``predict_files`` (``quicklook``
+        True or False, ``vector`` not given: see ``vector_dir``).
         """
+        options = PredictOptions.build(options, **keywords)
+        if not isinstance(options.quicklook, bool | None) or options.vector:
+            raise ConfigError(
+                "quicklook names one file and vector one GeoJSON: in folder mode quick-looks go "
+                "to the output folder and polygons to vector_dir (--vector)"
+            )
         pairs = pair_folders(Path(t1_dir), Path(t2_dir), None)
         out_dir = Path(out_dir)
         require_folder(out_dir)
@@ -228,21 +203,10 @@ class ChangeDetector:
         for pair in pairs:
             out = out_dir / f"{pair.name}.tif"
             vector = Path(vector_dir) / f"{pair.name}.geojson" if vector_dir else None
-            extra = [p for p in (resolve_quicklook(out, quicklook), vector) if p is not None]
-            check_output_paths(pair.t1, pair.t2, out, extra, overwrite)
-            jobs.append((pair, out, vector))
-        return [
-            self.predict_files(
-                pair.t1,
-                pair.t2,
-                out,
-                quicklook=quicklook,
-                vector=vector,
-                overwrite=overwrite,
-                **options,
-            )
-            for pair, out, vector in jobs
-        ]
+            extra = [p for p in (resolve_quicklook(out, options.quicklook), vector) if p]
+            check_output_paths(pair.t1, pair.t2, out, extra, options.overwrite)
+            jobs.append((pair, out, replace(options, vector=vector)))
+        return [self.predict_files(pair.t1, pair.t2, out, job) for pair, out, job in jobs]
 
 
 def _tensor_scale(image: Tensor, name: str, value_scale: float | None) -> float:

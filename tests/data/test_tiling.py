@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from hicd.data import grid_windows
+from hicd.data import DEFAULT_TILE, Box, Tiling, grid_windows
 from hicd.errors import ConfigError
 
 
@@ -30,3 +30,19 @@ def test_bad_tiling_options() -> None:
         grid_windows(10, 10, 8, 8)
     with pytest.raises(ConfigError, match="tile must be positive"):
         grid_windows(10, 10, 0)
+
+
+def test_tiling_resolves_one_rule_and_names_the_option():
+    assert Tiling.resolve() == Tiling(DEFAULT_TILE, DEFAULT_TILE // 4)
+    assert Tiling.resolve(info_tile_size=64) == Tiling(64, 16)
+    assert Tiling.resolve(40, info_tile_size=64) == Tiling(40, 10)
+    assert Tiling.resolve(40, 0).windows(80, 80) == grid_windows(80, 80, 40, 0)
+    with pytest.raises(ConfigError, match="--tile"):
+        Tiling.resolve(0)
+    with pytest.raises(ConfigError, match="--overlap"):
+        Tiling.resolve(32, 32)
+
+
+def test_box_is_row_first():
+    box = Box(top=1, left=2, height=3, width=4)
+    assert box.slices == (slice(1, 4), slice(2, 6))

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 import hicd
-from hicd.errors import DataError
+from hicd.api import PredictOptions
+from hicd.errors import ConfigError, DataError
 from hicd.inference.tiled import predict_change_probability
 
 
@@ -73,3 +74,19 @@ def test_predict_folders_pairs_by_name(brightness_detector, png_writer, tmp_path
     with pytest.raises(DataError, match=r"lonely\.png: missing partner file"):
         brightness_detector.predict_folders(tmp_path / "A", tmp_path / "B", tmp_path / "out2")
     assert not (tmp_path / "out2").exists()
+
+
+def test_predict_options_are_checked_once_and_keywords_replace_fields():
+    with pytest.raises(ConfigError, match="--threshold"):
+        PredictOptions(threshold=1.5)
+    with pytest.raises(ConfigError, match="--batch-size"):
+        PredictOptions(batch_size=0)
+    with pytest.raises(ConfigError, match="--overlap"):
+        PredictOptions(tile=32, overlap=32)
+    with pytest.raises(ConfigError, match="--vector-crs"):
+        PredictOptions(vector_crs="mercator")
+    base = PredictOptions(tile=64, quicklook=False)
+    assert PredictOptions.build(base, threshold=0.3) == PredictOptions(
+        tile=64, quicklook=False, threshold=0.3
+    )
+    assert PredictOptions.build(vector_crs="wgs84").vector_crs == "EPSG:4326"

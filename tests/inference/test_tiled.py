@@ -7,7 +7,8 @@ import torch
 
 from hicd.errors import ConfigError, DataError
 from hicd.inference import tiled as tiled_module
-from hicd.inference.tiled import blend_weights, predict_change_probability, resolve_device
+from hicd.inference.device import resolve_device
+from hicd.inference.tiled import blend_weights, predict_change_probability
 from hicd.models import ChangeOutput
 
 

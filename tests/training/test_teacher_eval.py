@@ -12,11 +12,11 @@ from lightning.pytorch import Trainer
 from torch import nn
 from torch.utils.data import DataLoader
 
-from hicd.data import collate_samples
+from hicd.data import Tiling, collate_samples
 from hicd.errors import ConfigError
 from hicd.models import ChangeOutput
 from hicd.models.losses import TaskLossConfig
-from hicd.training import NetworkConfig, OptimConfig, TeacherModule, tiled_logits
+from hicd.training import NetworkConfig, OptimConfig, TeacherModule
 from hicd.training.optim import lr_factor
 
 TINY = {"pretrained": None, "options": {"decoder_channels": 16}}
@@ -70,16 +70,22 @@ def test_validation_metrics_are_global_over_the_set():
     assert module.metrics["val"].counts() == {"tp": 0, "fp": 0, "tn": 0, "fn": 0}
 
 
-def test_tiled_logits_cover_the_image_exactly():
-    model = ThresholdModel()
+def test_validation_tiles_cover_the_image_exactly():
+    module = TeacherModule(network=TINY)
+    module.model = model = ThresholdModel()
     t1 = torch.rand(2, 3, 40, 56)
-    whole = tiled_logits(model, t1, t1, None)
-    tiled = tiled_logits(model, t1, t1, 16)
-    assert torch.allclose(whole, tiled)
-    assert set(model.calls[1:]) == {(16, 16)}
-    assert len(model.calls) == 1 + 3 * 4  # grid_windows: ceil(40/16) × ceil(56/16)
+    whole = module(t1, t1)  # eval_tile None: one pass over the batch
+    assert model.calls == [(40, 56)]
+    module.eval_tile = 16
+    assert module.eval_tiling(40, 56) == Tiling(16, 4)
     model.calls.clear()
-    tiled_logits(model, t1, t1, 64)  # no larger than the tile: one pass
+    tiled = module(t1, t1)
+    assert torch.allclose(whole, tiled, atol=1e-6)
+    # Tiling(16, 4): 3 × 5 windows per image, 4 windows per forward pass
+    assert set(model.calls) == {(16, 16)} and len(model.calls) == 2 * 4
+    model.calls.clear()
+    module.eval_tile = 64
+    module(t1, t1)  # no larger than the tile: one pass
     assert model.calls == [(40, 56)]
 
 

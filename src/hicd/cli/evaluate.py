@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tile", type=int, help="prediction window (default: checkpoint's tile size, else 512)"
     )
-    parser.add_argument("--overlap", type=int, help="window overlap (default: tile / 8)")
+    parser.add_argument("--overlap", type=int, help="window overlap (default: tile / 4)")
     parser.add_argument("--batch-size", type=int, default=4, help="windows per forward pass")
     parser.add_argument("--seed", type=int, default=0, help="seed of the deterministic degradation")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")

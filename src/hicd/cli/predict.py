@@ -87,42 +87,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from hicd.api import ChangeDetector
+    from hicd.inference.scene import PredictOptions
 
     if args.no_quicklook and args.quicklook:
         raise ConfigError("--quicklook and --no-quicklook exclude each other")
-    options = {
-        "tile": args.tile,
-        "overlap": args.overlap,
-        "batch_size": args.batch_size,
-        "threshold": args.threshold,
-        "probabilities": args.probabilities,
-        "resampling": args.resampling,
-        "bands": args.bands,
-        "value_scale": args.value_scale,
-        "vector_crs": args.vector_crs,
-        "progress": not args.quiet,
-        "overwrite": args.overwrite,
-    }
     t1, t2 = Path(args.t1), Path(args.t2)
     folder_mode = t1.is_dir()
     if folder_mode != t2.is_dir():
         raise ConfigError(f"--t1 {t1} and --t2 {t2}: give two files or two folders")
     if folder_mode and args.quicklook:
         raise ConfigError("--quicklook names one file: in folder mode quick-looks go to --out")
+    options = PredictOptions(
+        tile=args.tile,
+        overlap=args.overlap,
+        batch_size=args.batch_size,
+        threshold=args.threshold,
+        probabilities=args.probabilities,
+        resampling=args.resampling,
+        bands=args.bands,
+        value_scale=args.value_scale,
+        quicklook=False if args.no_quicklook else (args.quicklook or True),
+        vector=None if folder_mode else args.vector,
+        vector_crs=args.vector_crs,
+        progress=not args.quiet,
+        overwrite=args.overwrite,
+    )
     detector = ChangeDetector.from_checkpoint(args.checkpoint, args.device)
     if folder_mode:
-        if args.vector:
-            options["vector_dir"] = args.vector
-        results = detector.predict_folders(
-            t1, t2, args.out, quicklook=not args.no_quicklook, **options
-        )
+        results = detector.predict_folders(t1, t2, args.out, options, vector_dir=args.vector)
     else:
-        quicklook = False if args.no_quicklook else (args.quicklook or True)
-        results = [
-            detector.predict_files(
-                t1, t2, args.out, quicklook=quicklook, vector=args.vector, **options
-            )
-        ]
+        results = [detector.predict_files(t1, t2, args.out, options)]
     for result in results:
         share = result.changed_pixels / max(result.valid_pixels, 1)
         print(

@@ -6,19 +6,21 @@ from hicd.data.dataset import BitemporalDataset, PairDataset, replace_t2
 from hicd.data.io import IGNORE_INDEX, read_image, read_label
 from hicd.data.pairing import PairFiles, pair_folders
 from hicd.data.synthetic import SyntheticChangeDataset, generate_pair, write_synthetic_dataset
-from hicd.data.tiling import Window, grid_windows
+from hicd.data.tiling import DEFAULT_TILE, Box, Tiling, grid_windows
 from hicd.data.transforms import training_transform
 
 __all__ = [
     "BANDON",
+    "DEFAULT_TILE",
     "IGNORE_INDEX",
     "LEVIRCD",
     "SVCD",
     "BitemporalDataset",
+    "Box",
     "PairDataset",
     "PairFiles",
     "SyntheticChangeDataset",
-    "Window",
+    "Tiling",
     "collate_samples",
     "generate_pair",
     "grid_windows",

@@ -1,14 +1,23 @@
-"""Deterministic tiling of whole images for evaluation and prediction (labels never resized)."""
+"""Deterministic tiling of whole images for evaluation and prediction (labels never resized).
+
+One rule for validation, ``hicd evaluate`` and ``hicd predict``: :class:`Tiling` (window side and
+overlap, defaults from :meth:`Tiling.resolve`) cut into the windows of :func:`grid_windows`.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from hicd.errors import ConfigError
 
+DEFAULT_TILE = 512
+"""Window side when neither the caller nor the checkpoint gives one."""
 
-class Window(NamedTuple):
-    """A pixel window: top row, left column, height and width."""
+
+class Box(NamedTuple):
+    """A pixel window: top row, left column, height and width (row first, unlike
+    ``rasterio.windows.Window``, which takes column, row, width, height)."""
 
     top: int
     left: int
@@ -21,6 +30,39 @@ class Window(NamedTuple):
         return slice(self.top, self.top + self.height), slice(self.left, self.left + self.width)
 
 
+@dataclass(frozen=True)
+class Tiling:
+    """Windows of ``tile``×``tile`` pixels overlapping their neighbours by at least ``overlap``.
+
+    Raises ``ConfigError`` naming ``--tile`` / ``--overlap`` unless ``tile >= 1`` and
+    ``0 <= overlap < tile``.
+    """
+
+    tile: int
+    overlap: int
+
+    def __post_init__(self) -> None:
+        if self.tile < 1:
+            raise ConfigError(f"--tile must be positive, got {self.tile}")
+        if not 0 <= self.overlap < self.tile:
+            raise ConfigError(f"--overlap must be in [0, tile={self.tile}), got {self.overlap}")
+
+    @classmethod
+    def resolve(
+        cls, tile: int | None = None, overlap: int | None = None, info_tile_size: int | None = None
+    ) -> Tiling:
+        """``tile`` (default: ``info_tile_size``, the checkpoint's training tile, else
+        :data:`DEFAULT_TILE`) and ``overlap`` (default: a quarter of the tile), checked."""
+        if tile is None:
+            tile = int(info_tile_size) if info_tile_size else DEFAULT_TILE
+        tile = int(tile)
+        return cls(tile, tile // 4 if overlap is None else int(overlap))
+
+    def windows(self, height: int, width: int) -> list[Box]:
+        """The windows covering a ``height``×``width`` image (see :func:`grid_windows`)."""
+        return grid_windows(height, width, self.tile, self.overlap)
+
+
 def _starts(length: int, tile: int, stride: int) -> list[int]:
     if length <= tile:
         return [0]
@@ -28,7 +70,7 @@ def _starts(length: int, tile: int, stride: int) -> list[int]:
     return [*starts, length - tile]
 
 
-def grid_windows(height: int, width: int, tile: int, overlap: int = 0) -> list[Window]:
+def grid_windows(height: int, width: int, tile: int, overlap: int = 0) -> list[Box]:
     """Windows of at most ``tile``×``tile`` that cover the image, overlapping by >= ``overlap``.
 
     Windows step by ``tile - overlap``; the last row and column are aligned to the image edge, so
@@ -41,7 +83,7 @@ def grid_windows(height: int, width: int, tile: int, overlap: int = 0) -> list[W
         raise ConfigError(f"overlap must be in [0, tile={tile}), got {overlap}")
     stride = tile - overlap
     return [
-        Window(top, left, min(tile, height), min(tile, width))
+        Box(top=top, left=left, height=min(tile, height), width=min(tile, width))
         for top in _starts(height, tile, stride)
         for left in _starts(width, tile, stride)
     ]

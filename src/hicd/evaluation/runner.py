@@ -23,17 +23,18 @@ from tqdm import tqdm
 from hicd.data import BitemporalDataset
 from hicd.data.dataset import Sample
 from hicd.data.io import ValueScale
+from hicd.data.tiling import Tiling
 from hicd.degradations import DegradationSetting, expand_settings
 from hicd.errors import ConfigError, DataError
 from hicd.evaluation.examples import ExampleCollector
 from hicd.evaluation.metrics import ChangeMetrics, cell_counts
 from hicd.evaluation.results import Progress, Score, check_out
 from hicd.inference.checkpoint import CheckpointInfo, load_model
-from hicd.inference.tiled import predict_change_probability, resolve_device
+from hicd.inference.device import resolve_device
+from hicd.inference.tiled import predict_change_probability
 from hicd.models import ChangeDetectionModel
 
 DEFAULT_SETTINGS = "clean,resolution-x4,resolution-x8,single,multi-x4"
-DEFAULT_TILE = 512
 EXAMPLE_SETTING = "multi-x4"
 
 
@@ -125,13 +126,8 @@ def _load(
     entrants = []
     for path, name in zip(checkpoints, names, strict=True):
         model, info = load_model(path, device)
-        size = tile if tile is not None else info.tile_size or DEFAULT_TILE
-        step = size // 8 if overlap is None else overlap
-        if size <= 0 or not 0 <= step < size:
-            raise ConfigError(
-                f"{path}: tile {size} and overlap {step} do not fit; need 0 <= overlap < tile"
-            )
-        entrants.append(Entrant(name, path, model, info, size, step))
+        tiling = Tiling.resolve(tile, overlap, info.tile_size)
+        entrants.append(Entrant(name, path, model, info, tiling.tile, tiling.overlap))
     return entrants
 
 
@@ -224,8 +220,8 @@ def evaluate_checkpoints(
         out: folder for results.json/.csv/.md, confusion.json, robustness.png, examples.png
             and progress.json (None: write nothing). The results are rewritten after every
             setting, so an interrupted run keeps the settings it finished.
-        tile, overlap: prediction windows (default: the checkpoint's tile size, else 512, and
-            an eighth of the tile).
+        tile, overlap: prediction windows (default: ``hicd.data.Tiling.resolve``: the
+            checkpoint's tile size, else 512, and a quarter of the tile).
         batch_size: windows per forward pass.
         seed: seed of the deterministic degradation (as ``hicd degrade --seed``).
         device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda:1"``, ...

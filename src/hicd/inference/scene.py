@@ -9,8 +9,9 @@ interrupted run leaves no partial output.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import rasterio
 import torch
@@ -19,21 +20,72 @@ from tqdm.auto import tqdm
 
 from hicd.atomic import atomic_paths, refuse_existing
 from hicd.data.io import ValueScale
+from hicd.data.tiling import Tiling
 from hicd.errors import ConfigError
 from hicd.inference.checkpoint import CheckpointInfo
+from hicd.inference.device import model_device
 from hicd.inference.output import OUTPUT_SUFFIXES, ChangeMapWriter, decode_changes, encode
 from hicd.inference.quicklook import write_quicklook
 from hicd.inference.raster import open_pair
 from hicd.inference.streaming import count_tiles, stream_change_probability
-from hicd.inference.tiled import model_device
 from hicd.inference.vector import resolve_vector_crs, write_change_polygons
 
-DEFAULT_TILE = 512
 BATCH_SIZES = {"cuda": 8, "cpu": 4}
 """Default windows per forward pass by device type: on a CPU, larger batches are no faster and
 cost about 140 MB each (512-px tiles, ``siam_fpn``)."""
 GDAL_CACHE_MB = 64
 """GDAL block cache while predicting (GDAL's default, 5 % of RAM, grows with the scene)."""
+
+
+@dataclass(frozen=True)
+class PredictOptions:
+    """How a scene is predicted and what is written beside the map, checked when built.
+
+    The one set of prediction options of ``predict_scene``, ``ChangeDetector.predict_files`` /
+    ``predict_folders`` and ``hicd predict`` (errors name the CLI option).
+
+    Attributes:
+        tile, overlap: windows (None: ``hicd.data.Tiling.resolve`` against the checkpoint).
+        batch_size: windows per forward pass (None: 8 on a GPU, 4 on the CPU).
+        threshold: probability from which a pixel counts as changed.
+        probabilities: write float32 probabilities (NaN nodata) instead of 0/1 (255 nodata).
+        resampling: how t2 is resampled onto t1's grid (a key of ``RESAMPLING``).
+        bands: 1-based bands to read from both files (None: all but alpha).
+        value_scale: pixel value that maps to 1.0, for both dates or a pair (t1, t2).
+        quicklook: PNG of the changes over t1 (True: the map path with .png; a path; False).
+        vector: GeoJSON of the changes as polygons (None: none).
+        vector_crs: ``"EPSG:4326"`` (also ``"wgs84"``) or ``"native"`` (t1's CRS).
+        progress: show a progress bar.
+        overwrite: replace existing outputs (default: an existing output is a ConfigError).
+    """
+
+    tile: int | None = None
+    overlap: int | None = None
+    batch_size: int | None = None
+    threshold: float = 0.5
+    probabilities: bool = False
+    resampling: str = "bilinear"
+    bands: list[int] | None = None
+    value_scale: ValueScale = None
+    quicklook: bool | str | Path | None = True
+    vector: str | Path | None = None
+    vector_crs: str = "EPSG:4326"
+    progress: bool = False
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        if self.tile is not None or self.overlap is not None:
+            Tiling.resolve(self.tile, self.overlap)  # an explicit tile/overlap checked now
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ConfigError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ConfigError(f"--threshold must be in [0, 1], got {self.threshold}")
+        object.__setattr__(self, "vector_crs", resolve_vector_crs(self.vector_crs))
+
+    @classmethod
+    def build(cls, options: PredictOptions | None = None, **keywords: Any) -> PredictOptions:
+        """``options`` (default: the defaults) with ``keywords`` replacing fields."""
+        return replace(options or cls(), **keywords)
 
 
 @dataclass(frozen=True)
@@ -63,27 +115,14 @@ class PredictionResult:
     seconds: float
 
 
-def default_tile(info: CheckpointInfo | None) -> int:
-    """The checkpoint's training tile size, else 512."""
-    return int(info.tile_size) if info is not None and info.tile_size else DEFAULT_TILE
-
-
 def default_batch_size(device: torch.device) -> int:
     """Windows per forward pass when none is given: 8 on a GPU, 4 on the CPU."""
     return BATCH_SIZES.get(device.type, BATCH_SIZES["cuda"])
 
 
-def resolve_tiling(
-    tile: int | None, overlap: int | None, info: CheckpointInfo | None
-) -> tuple[int, int]:
-    """``tile`` (default: ``default_tile``) and ``overlap`` (default: tile / 4), checked."""
-    tile = default_tile(info) if tile is None else int(tile)
-    overlap = tile // 4 if overlap is None else int(overlap)
-    if tile < 1:
-        raise ConfigError(f"--tile must be positive, got {tile}")
-    if not 0 <= overlap < tile:
-        raise ConfigError(f"--overlap must be in [0, tile={tile}), got {overlap}")
-    return tile, overlap
+def resolve_tiling(tile: int | None, overlap: int | None, info: CheckpointInfo | None) -> Tiling:
+    """``Tiling.resolve`` with the checkpoint's training tile size as the default tile."""
+    return Tiling.resolve(tile, overlap, info.tile_size if info is not None else None)
 
 
 def resolve_quicklook(out: Path, quicklook: bool | str | Path | None) -> Path | None:
@@ -116,39 +155,24 @@ def predict_scene(
     t1: str | Path,
     t2: str | Path,
     out: str | Path,
-    *,
-    tile: int | None = None,
-    overlap: int | None = None,
-    batch_size: int | None = None,
-    threshold: float = 0.5,
-    probabilities: bool = False,
-    resampling: str = "bilinear",
-    bands: list[int] | None = None,
-    value_scale: ValueScale = None,
-    quicklook: bool | str | Path | None = True,
-    vector: str | Path | None = None,
-    vector_crs: str = "EPSG:4326",
-    progress: bool = False,
-    overwrite: bool = False,
+    options: PredictOptions,
 ) -> PredictionResult:
     """Write the change map of ``t1`` → ``t2`` to ``out`` (see ``ChangeDetector.predict_files``)."""
     started = time.perf_counter()
     t1, t2, out = Path(t1), Path(t2), Path(out)
-    tile, overlap = resolve_tiling(tile, overlap, info)
-    if batch_size is None:
-        batch_size = default_batch_size(model_device(model))
-    if batch_size < 1:
-        raise ConfigError(f"--batch-size must be at least 1, got {batch_size}")
-    if not 0.0 <= threshold <= 1.0:
-        raise ConfigError(f"--threshold must be in [0, 1], got {threshold}")
-    quicklook_path = resolve_quicklook(out, quicklook)
-    vector_path = Path(vector) if vector else None
-    vector_crs = resolve_vector_crs(vector_crs)
+    tiling = resolve_tiling(options.tile, options.overlap, info)
+    tile, overlap = tiling.tile, tiling.overlap
+    batch_size = options.batch_size or default_batch_size(model_device(model))
+    threshold, probabilities, resampling = (
+        options.threshold, options.probabilities, options.resampling
+    )  # fmt: skip
+    quicklook_path = resolve_quicklook(out, options.quicklook)
+    vector_path = Path(options.vector) if options.vector else None
     extra = [p for p in (quicklook_path, vector_path) if p is not None]
-    check_output_paths(t1, t2, out, extra, overwrite)
+    check_output_paths(t1, t2, out, extra, options.overwrite)
     with (
         rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20),
-        open_pair(t1, t2, info.bands, bands, resampling, value_scale) as pair,
+        open_pair(t1, t2, info.bands, options.bands, resampling, options.value_scale) as pair,
         atomic_paths(out, *extra) as temporary,
     ):
         # every output is renamed into place together, once all of them are written
@@ -163,7 +187,7 @@ def predict_scene(
         }
         valid_pixels = changed_pixels = 0
         tiles = count_tiles(region.height, region.width, tile, overlap)
-        bar = tqdm(total=tiles, unit="tile", desc=out.name, disable=not progress)
+        bar = tqdm(total=tiles, unit="tile", desc=out.name, disable=not options.progress)
         with (
             bar,
             ChangeMapWriter(
@@ -183,7 +207,7 @@ def predict_scene(
         polygons = None
         if vector_path is not None:
             polygons = write_change_polygons(
-                map_tmp, extra_tmp[vector_path], threshold, vector_crs=vector_crs
+                map_tmp, extra_tmp[vector_path], threshold, vector_crs=options.vector_crs
             )
     return PredictionResult(
         out=out,

@@ -1,8 +1,8 @@
 """Blended tiled prediction of a scene too large for memory, one band of tiles at a time.
 
 The windows are those :func:`hicd.inference.tiled.predict_change_probability` would use on the
-whole scene (the deterministic grid of :func:`hicd.data.grid_windows`), blended with the same
-raised-cosine weights, so the result equals a whole-scene call.
+whole scene (the windows of a :class:`hicd.data.Tiling`), blended by the same
+:class:`~hicd.inference.tiled.BlendAccumulator`, so the result equals a whole-scene call.
 
 Tiles are visited band by band (one row of tiles, left to right, a few tiles per read). When a
 band is done, every row above the next band's first row has received all its tiles: those rows
@@ -25,9 +25,10 @@ import torch
 from rasterio.windows import Window
 from torch import Tensor, nn
 
-from hicd.data.tiling import grid_windows
+from hicd.data.tiling import Tiling
 from hicd.errors import ConfigError
-from hicd.inference.tiled import blend_weights, forward_probability, model_device, resolve_device
+from hicd.inference.device import model_device, resolve_device
+from hicd.inference.tiled import BlendAccumulator, forward_probability
 
 Reader = Callable[[Window], tuple[np.ndarray, np.ndarray, np.ndarray | None]]
 """``read(window) -> (t1, t2, valid)``: C×h×w float32 [0, 1] arrays and an h×w bool mask (None:
@@ -59,8 +60,8 @@ class Strip:
 
 
 def tile_grid(height: int, width: int, tile: int, overlap: int) -> tuple[list[int], list[int]]:
-    """Row and column starts of the windows of ``grid_windows(height, width, tile, overlap)``."""
-    windows = grid_windows(height, width, tile, overlap)
+    """Row and column starts of the windows of ``Tiling(tile, overlap)`` over the scene."""
+    windows = Tiling(tile, overlap).windows(height, width)
     return sorted({w.top for w in windows}), sorted({w.left for w in windows})
 
 
@@ -137,10 +138,9 @@ def stream_change_probability(
         raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
     tops, lefts = tile_grid(height, width, tile, overlap)
     device = model_device(model) if device is None else resolve_device(device)
-    tile_h, tile_w = min(tile, height), min(tile, width)
-    weight = blend_weights(tile_h, tile_w, device=device)
-    for strip in column_strips(lefts, tile_w, width, max_width):
-        yield from _stream_strip(model, read, tops, strip, weight, batch_size, device, on_tiles)
+    window = min(tile, height), min(tile, width)
+    for strip in column_strips(lefts, window[1], width, max_width):
+        yield from _stream_strip(model, read, tops, strip, window, batch_size, device, on_tiles)
 
 
 def _stream_strip(
@@ -148,18 +148,17 @@ def _stream_strip(
     read: Reader,
     tops: list[int],
     strip: Strip,
-    weight: Tensor,
+    window: tuple[int, int],
     batch_size: int,
     device: torch.device,
     on_tiles: Callable[[int], None] | None,
 ) -> Iterator[Rows]:
-    tile_h, tile_w = weight.shape
-    weight_np = weight.cpu().numpy()
+    tile_h, tile_w = window
     origin = strip.lefts[0]
     span = strip.lefts[-1] + tile_w - origin
     keep = slice(strip.keep[0] - origin, strip.keep[1] - origin)
-    total = np.zeros((tile_h, span), np.float32)
-    weights = np.zeros_like(total)
+    # one band of tiles at a time: the accumulator is a band high and moves down the strip
+    accumulator = BlendAccumulator((tile_h, span), window, torch.device("cpu"))
     valid = np.ones((tile_h, span), bool)
     any_mask = False
     for band, top in enumerate(tops):
@@ -172,19 +171,17 @@ def _stream_strip(
                 any_mask = True
             with torch.inference_mode():
                 probability = forward_probability(model, t1, t2, device)
-                weighted = (probability * weight).cpu().numpy()
+                for column, values in zip(chosen, probability, strict=True):
+                    accumulator.add(0, column - origin, values)
             del t1, t2, probability
-            for column, values in zip(chosen, weighted, strict=True):
-                total[:, column - origin : column - origin + tile_w] += values
-                weights[:, column - origin : column - origin + tile_w] += weight_np
             if on_tiles is not None:
                 on_tiles(len(chosen))
         done = (tops[band + 1] if band + 1 < len(tops) else top + tile_h) - top
-        finished = np.divide(total[:done, keep], weights[:done, keep])
-        np.clip(finished, 0.0, 1.0, out=finished)
+        finished = accumulator.blended(slice(0, done), keep).clamp_(0.0, 1.0).numpy()
         mask = valid[:done, keep].copy() if any_mask else None
         yield Rows(top, strip.keep[0], finished, mask)
-        _shift_up(done, total, weights, valid)
+        accumulator.shift_up(done)
+        _shift_up(done, valid)
         release_free_memory()
 
 

@@ -8,7 +8,6 @@ from hicd.training.config import NetworkConfig, OptimConfig
 from hicd.training.data import DATASET_KINDS, ChangeDataModule, SyntheticConfig
 from hicd.training.student import StudentModule
 from hicd.training.teacher import TeacherModule
-from hicd.training.tiling import tiled_logits
 
 __all__ = [
     "DATASET_KINDS",
@@ -19,5 +18,4 @@ __all__ = [
     "StudentModule",
     "SyntheticConfig",
     "TeacherModule",
-    "tiled_logits",
 ]

@@ -9,18 +9,20 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import torch
 from lightning.pytorch import LightningModule
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
 from hicd.data import IGNORE_INDEX
+from hicd.data.tiling import Tiling
 from hicd.evaluation import ChangeMetrics
 from hicd.inference.checkpoint import METADATA_KEY, CheckpointInfo
+from hicd.inference.tiled import predict_change_probability
 from hicd.models import ChangeDetectionModel
 from hicd.models.losses import change_detection_loss
 from hicd.training.config import OptimConfig, as_config
 from hicd.training.optim import configure_adamw
-from hicd.training.tiling import tiled_logits
 
 Batch = dict[str, Any]
 STAGES = ("val", "test")
@@ -30,8 +32,10 @@ class ChangeModule(LightningModule):
     """Base of :class:`TeacherModule` and :class:`StudentModule`.
 
     The predictive network is ``self.model`` (its weights are saved under ``model.``).
-    Validation and test run it on whole images (in ``eval_tile`` windows) and log the
-    change-class metrics of the whole set (``val/f1``, ``val/iou``, ``val/precision``,
+    Validation and test run it on whole images by the tiling engine of ``hicd evaluate`` and
+    ``hicd predict`` (:func:`hicd.inference.tiled.predict_change_probability`: ``eval_tile``
+    windows overlapping by a quarter of the tile, blended probabilities, change where the
+    probability exceeds 0.5) and log the change-class metrics of the whole set (``val/f1``, ``val/iou``, ``val/precision``,
     ``val/recall``, ``val/oa``, ``val/kappa``; ``test/...``) from one confusion matrix,
     summed over all processes under DDP.
 
@@ -39,7 +43,8 @@ class ChangeModule(LightningModule):
         optim: optimiser and learning-rate schedule.
         crop_size: training crop size, stored in checkpoints as the prediction tile (the CLI
             links it to ``data.crop_size``).
-        eval_tile: window side for validation/test (the CLI links it to ``data.eval_tile``).
+        eval_tile: window side for validation/test (the CLI links it to ``data.eval_tile``);
+            None runs each whole image at once.
     """
 
     role = "teacher"
@@ -100,16 +105,23 @@ class ChangeModule(LightningModule):
 
     # -- evaluation -----------------------------------------------------------------------------
 
+    def eval_tiling(self, height: int, width: int) -> Tiling:
+        """Windows of validation and test: ``eval_tile`` (None: the whole image), overlap by the
+        rule of ``Tiling.resolve``."""
+        return Tiling.resolve(self.eval_tile or max(height, width))
+
     def forward(self, t1: Tensor, t2: Tensor) -> Tensor:
-        """Change logits of whole images (tiled by ``eval_tile``)."""
-        return tiled_logits(self.model, t1, t2, self.eval_tile)
+        """B×H×W change probability of whole images (blended ``eval_tiling`` windows)."""
+        tiling = self.eval_tiling(*t1.shape[-2:])
+        return predict_change_probability(self.model, t1, t2, tiling.tile, tiling.overlap)
 
     def _eval_step(self, batch: Batch, stage: str) -> None:
-        logits = self(*self.eval_pair(batch))
+        probability = self(*self.eval_pair(batch))
         mask = batch["mask"]
         valid = int((mask != IGNORE_INDEX).sum())
-        self.losses[stage].update(change_detection_loss(logits, mask)["cd"], weight=max(valid, 1))
-        self.metrics[stage].update(logits, mask)
+        loss = change_detection_loss(_probability_logits(probability), mask)["cd"]
+        self.losses[stage].update(loss, weight=max(valid, 1))
+        self.metrics[stage].update(probability, mask)  # change where probability > 0.5
 
     def _log_metrics(self, stage: str) -> None:
         # compute() sums the states over all processes first, so every process logs the same
@@ -142,6 +154,12 @@ class ChangeModule(LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[METADATA_KEY] = self.checkpoint_info().to_dict()
+
+
+def _probability_logits(probability: Tensor) -> Tensor:
+    """B×2×H×W logits whose softmax is (1 - p, p): the loss of blended probabilities."""
+    pair = torch.stack([1 - probability, probability], dim=1)
+    return pair.clamp_min(torch.finfo(pair.dtype).tiny).log()
 
 
 def batch_size_of(batch: Batch) -> int:
