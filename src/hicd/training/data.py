@@ -11,7 +11,7 @@ from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from hicd.data import BANDON, LEVIRCD, SVCD, BitemporalDataset, collate_samples, training_transform
-from hicd.data.synthetic import SyntheticChangeDataset
+from hicd.data.synthetic import SyntheticChangeDataset, split_indices
 from hicd.errors import ConfigError
 from hicd.training.config import as_config
 
@@ -193,11 +193,10 @@ class ChangeDataModule(LightningDataModule):
             raise ConfigError(
                 f"data.{role}_split: synthetic splits are {', '.join(counts)}, got {split!r}"
             )
-        start = sum(counts[name] for name in list(counts)[: list(counts).index(split)])
         scenes = SyntheticChangeDataset(
             sum(counts.values()), self.synthetic.size, self.synthetic.seed
         )
-        return Subset(scenes, range(start, start + counts[split]))
+        return Subset(scenes, split_indices(counts)[split])
 
     def setup(self, stage: str) -> None:
         roles = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}
