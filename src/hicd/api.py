@@ -23,7 +23,6 @@ from hicd.data.io import (
 )
 from hicd.data.pairing import pair_folders
 from hicd.errors import DataError
-from hicd.inference.checkpoint import CheckpointInfo, load_model
 from hicd.inference.scene import (
     PredictionResult,
     check_output_paths,
@@ -33,6 +32,7 @@ from hicd.inference.scene import (
     resolve_tiling,
 )
 from hicd.inference.tiled import predict_change_probability, resolve_device
+from hicd.models.checkpoint import CheckpointInfo, load_model
 
 ArrayOrTensor = np.ndarray | Tensor
 OPTION = "value_scale"  # the argument named in pixel-value errors of in-memory inputs

@@ -1,6 +1,5 @@
 """Hierarchical correlation distillation (HiCD) and baseline distillation methods."""
 
-from hicd.distillation.checkpoint import load_student, save_student
 from hicd.distillation.config import METHOD_NAMES, DistillationConfig
 from hicd.distillation.correlation import (
     cross_correlation_loss,
@@ -13,6 +12,7 @@ from hicd.distillation.correlation import (
 from hicd.distillation.distiller import DistillationOutput, Distiller
 from hicd.distillation.methods import METHODS
 from hicd.distillation.task_loss import change_detection_loss
+from hicd.models.checkpoint import load_student, save_student
 
 __all__ = [
     "METHODS",

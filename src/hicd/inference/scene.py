@@ -20,13 +20,13 @@ from tqdm.auto import tqdm
 from hicd.atomic import atomic_paths, refuse_existing
 from hicd.data.io import ValueScale
 from hicd.errors import ConfigError
-from hicd.inference.checkpoint import CheckpointInfo
 from hicd.inference.output import OUTPUT_SUFFIXES, ChangeMapWriter, decode_changes, encode
 from hicd.inference.quicklook import write_quicklook
 from hicd.inference.raster import open_pair
 from hicd.inference.streaming import count_tiles, stream_change_probability
 from hicd.inference.tiled import model_device
 from hicd.inference.vector import resolve_vector_crs, write_change_polygons
+from hicd.models.checkpoint import CheckpointInfo
 
 DEFAULT_TILE = 512
 BATCH_SIZES = {"cuda": 8, "cpu": 4}

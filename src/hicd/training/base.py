@@ -16,8 +16,8 @@ from torchmetrics import MeanMetric
 from hicd.data import IGNORE_INDEX
 from hicd.distillation import change_detection_loss
 from hicd.evaluation import ChangeMetrics
-from hicd.inference.checkpoint import METADATA_KEY, CheckpointInfo
 from hicd.models import ChangeDetectionModel
+from hicd.models.checkpoint import METADATA_KEY, CheckpointInfo
 from hicd.training.config import OptimConfig, as_config
 from hicd.training.optim import configure_adamw
 from hicd.training.tiling import tiled_logits

@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from hicd.distillation import change_detection_loss
-from hicd.inference.checkpoint import CheckpointInfo
+from hicd.models.checkpoint import CheckpointInfo
 from hicd.training.base import Batch, ChangeModule, batch_size_of
 from hicd.training.config import NetworkConfig, OptimConfig, as_config
 
