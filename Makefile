@@ -27,4 +27,4 @@ format: env
 	$(BIN)/ruff check --fix src tests benchmarks
 
 clean:
-	rm -rf demo-output .pytest_cache .ruff_cache
+	rm -rf demo-output .pytest_cache .ruff_cache .import_linter_cache
