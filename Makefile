@@ -16,6 +16,7 @@ demo: env
 test: env
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: env
@@ -26,4 +27,4 @@ format: env
 	$(BIN)/ruff check --fix src tests benchmarks
 
 clean:
-	rm -rf demo-output .pytest_cache .ruff_cache
+	rm -rf demo-output .pytest_cache .ruff_cache .import_linter_cache

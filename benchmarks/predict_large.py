@@ -122,8 +122,8 @@ def predict_child(
 
     from hicd.api import ChangeDetector
     from hicd.inference import streaming
-    from hicd.inference.checkpoint import CheckpointInfo
     from hicd.inference.scene import default_batch_size
+    from hicd.models.checkpoint import CheckpointInfo
 
     torch.set_num_threads(threads)
     batch = batch or default_batch_size(torch.device("cpu"))

@@ -2,13 +2,13 @@
 
 from typing import TYPE_CHECKING
 
+from hicd._version import __version__
 from hicd.errors import DataError, HicdError
 
 if TYPE_CHECKING:
     from hicd.api import ChangeDetector
 
 __all__ = ["ChangeDetector", "DataError", "HicdError", "__version__"]
-__version__ = "0.1.0"
 
 
 def __getattr__(name: str):

@@ -25,7 +25,6 @@ from hicd.data.io import (
 )
 from hicd.data.pairing import pair_folders
 from hicd.errors import ConfigError, DataError
-from hicd.inference.checkpoint import CheckpointInfo, load_model
 from hicd.inference.device import resolve_device
 from hicd.inference.scene import (
     PredictionResult,
@@ -37,6 +36,7 @@ from hicd.inference.scene import (
     resolve_tiling,
 )
 from hicd.inference.tiled import predict_change_probability
+from hicd.models.checkpoint import CheckpointInfo, load_model
 
 __all__ = ["ChangeDetector", "PredictOptions", "PredictionResult"]
 

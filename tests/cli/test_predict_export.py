@@ -14,8 +14,8 @@ from PIL import Image
 from rasterio.errors import NotGeoreferencedWarning
 
 from hicd.cli.main import main
-from hicd.inference.checkpoint import CheckpointInfo, load_model, save_model_checkpoint
 from hicd.models import create_model
+from hicd.models.checkpoint import CheckpointInfo, load_model, save_model_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ import torch
 
 from hicd.data.synthetic import SyntheticChangeDataset
 from hicd.distillation import DistillationConfig
-from hicd.inference.checkpoint import CheckpointInfo, load_model, save_model_checkpoint
 from hicd.models import create_model
+from hicd.models.checkpoint import CheckpointInfo, load_model, save_model_checkpoint
 from hicd.training import StudentModule
 from hicd.training.data import ChangeDataModule
 

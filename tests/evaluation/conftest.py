@@ -11,8 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from hicd.inference.checkpoint import CheckpointInfo, save_model_checkpoint
 from hicd.models import create_model
+from hicd.models.checkpoint import CheckpointInfo, save_model_checkpoint
 
 
 @contextmanager

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from hicd.metrics import ChangeMetrics, scores_from_counts
+from hicd.evaluation import ChangeMetrics, scores_from_counts
 
 
 def test_golden_values() -> None:

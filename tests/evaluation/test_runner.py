@@ -11,11 +11,11 @@ import torch
 from PIL import Image
 
 from hicd.degradations import SEVERITIES, SINGLE_KINDS
-from hicd.degradations.writer import write_degraded_dataset
 from hicd.errors import ConfigError, DataError
 from hicd.evaluation import runner
 from hicd.evaluation.metrics import METRIC_NAMES, scores_from_counts
 from hicd.evaluation.runner import evaluate_checkpoints
+from hicd.tools.degraded_copy import write_degraded_dataset
 
 KEYS = ["model", "setting", *METRIC_NAMES]
 

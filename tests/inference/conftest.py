@@ -10,8 +10,8 @@ import rasterio
 import torch
 from affine import Affine
 
-from hicd.inference.checkpoint import CheckpointInfo, save_model_checkpoint
 from hicd.models import ChangeOutput, create_model
+from hicd.models.checkpoint import CheckpointInfo, save_model_checkpoint
 
 CRS = "EPSG:32631"
 ORIGIN = (500000.0, 4000000.0)

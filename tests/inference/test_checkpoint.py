@@ -13,13 +13,13 @@ import torch
 
 from hicd.cli.main import main
 from hicd.errors import DataError
-from hicd.inference.checkpoint import (
+from hicd.models import create_model
+from hicd.models.checkpoint import (
     CheckpointInfo,
     load_model,
     read_checkpoint,
     save_model_checkpoint,
 )
-from hicd.models import create_model
 
 
 class CreatesFile:

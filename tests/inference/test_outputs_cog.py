@@ -18,9 +18,9 @@ from hicd.api import ChangeDetector
 from hicd.cli.main import main
 from hicd.errors import ConfigError
 from hicd.inference import output
-from hicd.inference.checkpoint import CheckpointInfo
 from hicd.inference.output import MAP_NODATA, ChangeMapWriter, encode
 from hicd.inference.vector import write_change_polygons
+from hicd.models.checkpoint import CheckpointInfo
 
 cogeo = pytest.importorskip("rio_cogeo.cogeo")
 shapely = pytest.importorskip("shapely")

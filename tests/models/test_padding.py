@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from hicd.errors import DataError
-from hicd.models.checkpoints import read_state_dict
 from hicd.models.padding import pad_to_multiple
+from hicd.models.pretrained import read_state_dict
 
 
 def test_pads_bottom_right_by_reflection() -> None:

@@ -19,7 +19,7 @@ import yaml
 
 from hicd.cli.lightning import run_lightning_cli
 from hicd.data.synthetic import SyntheticChangeDataset
-from hicd.inference.checkpoint import load_model
+from hicd.models.checkpoint import load_model
 
 pytestmark = pytest.mark.slow
 

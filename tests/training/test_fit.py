@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from hicd.cli.main import main
-from hicd.inference.checkpoint import CheckpointInfo, load_model, save_model_checkpoint
 from hicd.models import create_model
+from hicd.models.checkpoint import CheckpointInfo, load_model, save_model_checkpoint
 
 
 def read_metrics(path: Path) -> list[dict[str, str]]:

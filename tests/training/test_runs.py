@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from hicd.inference.checkpoint import load_model
+from hicd.models.checkpoint import load_model
 from hicd.training.config import NetworkConfig, OptimConfig
 from hicd.training.data import ChangeDataModule, SyntheticConfig
 from hicd.training.runs import fit_best

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from hicd.errors import ConfigError
-from hicd.inference.checkpoint import load_model
+from hicd.models.checkpoint import load_model
 from hicd.training import StudentModule
 
 

@@ -115,7 +115,7 @@ def setting_from_args(args: argparse.Namespace) -> DegradationSetting:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hicd.degradations.writer import write_degraded_dataset
+    from hicd.tools.degraded_copy import write_degraded_dataset
 
     setting = setting_from_args(args)
     out = write_degraded_dataset(

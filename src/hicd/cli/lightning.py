@@ -28,7 +28,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from hicd.errors import ConfigError, HicdError
-from hicd.inference.checkpoint import read_checkpoint
+from hicd.models.checkpoint import read_checkpoint
 from hicd.models.encoders import IMAGENET
 from hicd.training import ChangeDataModule, ChangeModule
 from hicd.training.config import check_path

@@ -19,6 +19,7 @@ from hicd.data.io import (
     scaled_image,
 )
 from hicd.data.pairing import PairFiles, index_folder, pair_folders, read_name_list
+from hicd.degradations import DegradationSetting, Degrader
 from hicd.errors import DataError
 
 Sample = dict[str, Any]
@@ -57,7 +58,7 @@ class PairDataset(Dataset[Sample]):
         value_scale: ValueScale = None,
         ignore_value: int | None = None,
         label_threshold: int | None = None,
-        degradation: Any = None,
+        degradation: DegradationSetting | str | None = None,
         degraded_date: Date = "t2",
         degradation_seed: int | None = 0,
     ) -> None:
@@ -134,11 +135,9 @@ class PairDataset(Dataset[Sample]):
         }
 
 
-def _make_degrader(setting: Any, seed: int | None) -> Callable | None:
+def _make_degrader(setting: DegradationSetting | str | None, seed: int | None) -> Callable | None:
     if setting is None:
         return None
-    from hicd.degradations import DegradationSetting, Degrader
-
     if isinstance(setting, str):
         setting = DegradationSetting.parse(setting)
     if setting.setting == "clean":

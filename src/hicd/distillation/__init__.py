@@ -1,6 +1,5 @@
 """Hierarchical correlation distillation (HiCD) and baseline distillation methods."""
 
-from hicd.distillation.checkpoint import load_student, save_student
 from hicd.distillation.config import DistillationConfig
 from hicd.distillation.correlation import (
     cross_correlation_loss,
@@ -12,6 +11,7 @@ from hicd.distillation.correlation import (
 )
 from hicd.distillation.distiller import DistillationOutput, Distiller
 from hicd.distillation.methods import METHOD_NAMES, METHODS
+from hicd.models.checkpoint import load_student, save_student
 
 __all__ = [
     "METHODS",

@@ -12,10 +12,10 @@ import torch
 from torch import Tensor, nn
 
 from hicd.distillation.batchnorm import batch_statistics
-from hicd.distillation.checkpoint import model_config_of, save_student
 from hicd.distillation.config import DistillationConfig
 from hicd.distillation.methods import METHODS
 from hicd.errors import ConfigError
+from hicd.models.checkpoint import model_config_of, save_student
 from hicd.models.losses import TaskLossConfig
 from hicd.models.output import ChangeOutput
 

@@ -29,10 +29,10 @@ from hicd.errors import ConfigError, DataError
 from hicd.evaluation.examples import ExampleCollector
 from hicd.evaluation.metrics import ChangeMetrics, cell_counts
 from hicd.evaluation.results import Progress, Score, check_out
-from hicd.inference.checkpoint import CheckpointInfo, load_model
 from hicd.inference.device import resolve_device
 from hicd.inference.tiled import predict_change_probability
 from hicd.models import ChangeDetectionModel
+from hicd.models.checkpoint import CheckpointInfo, load_model
 
 DEFAULT_SETTINGS = "clean,resolution-x4,resolution-x8,single,multi-x4"
 EXAMPLE_SETTING = "multi-x4"

@@ -18,8 +18,8 @@ import torch
 
 from hicd.atomic import atomic_path, refuse_existing
 from hicd.errors import ConfigError
-from hicd.inference.checkpoint import CheckpointInfo, load_model
 from hicd.models import ChangeDetectionModel, LogitsOnly, export_onnx
+from hicd.models.checkpoint import CheckpointInfo, load_model
 
 METADATA_NAME = "hicd"
 TORCHSCRIPT_METADATA = "hicd.json"

@@ -22,7 +22,7 @@ from rasterio.crs import CRS
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window
 
-from hicd import __version__
+from hicd._version import __version__
 
 MAP_NODATA = 255
 """Nodata value of the uint8 change map."""

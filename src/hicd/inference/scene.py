@@ -22,13 +22,13 @@ from hicd.atomic import atomic_paths, refuse_existing
 from hicd.data.io import ValueScale
 from hicd.data.tiling import Tiling
 from hicd.errors import ConfigError
-from hicd.inference.checkpoint import CheckpointInfo
 from hicd.inference.device import model_device
 from hicd.inference.output import OUTPUT_SUFFIXES, ChangeMapWriter, decode_changes, encode
 from hicd.inference.quicklook import write_quicklook
 from hicd.inference.raster import open_pair
 from hicd.inference.streaming import count_tiles, stream_change_probability
 from hicd.inference.vector import resolve_vector_crs, write_change_polygons
+from hicd.models.checkpoint import CheckpointInfo
 
 BATCH_SIZES = {"cuda": 8, "cpu": 4}
 """Default windows per forward pass by device type: on a CPU, larger batches are no faster and

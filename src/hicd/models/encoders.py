@@ -26,8 +26,8 @@ import torchvision
 from torch import Tensor, nn
 
 from hicd.errors import ConfigError
-from hicd.models.checkpoints import load_strict, read_state_dict
 from hicd.models.input_conv import adapt_first_conv
+from hicd.models.pretrained import load_strict, read_state_dict
 
 STRIDES = (4, 8, 16, 32)
 DEFAULT_BACKBONE = "tv_mobilenet_v2"

@@ -17,9 +17,9 @@ from torchmetrics import MeanMetric
 from hicd.data import IGNORE_INDEX
 from hicd.data.tiling import Tiling
 from hicd.evaluation import ChangeMetrics
-from hicd.inference.checkpoint import METADATA_KEY, CheckpointInfo
 from hicd.inference.tiled import predict_change_probability
 from hicd.models import ChangeDetectionModel
+from hicd.models.checkpoint import METADATA_KEY, CheckpointInfo
 from hicd.models.losses import change_detection_loss
 from hicd.training.config import OptimConfig, as_config
 from hicd.training.optim import configure_adamw

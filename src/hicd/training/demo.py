@@ -13,15 +13,17 @@ import lightning.pytorch as pl
 from hicd.atomic import refuse_non_empty
 from hicd.data.synthetic import write_synthetic_dataset
 from hicd.distillation import DistillationConfig
+from hicd.models.pretrained import shared_backbone_weights
 from hicd.training.config import NetworkConfig, OptimConfig
 from hicd.training.data import ChangeDataModule
 from hicd.training.runs import fit_best, fit_student, publish_checkpoint
 from hicd.training.teacher import TeacherModule
 
-SHARED_WEIGHTS = (
-    Path(__file__).resolve().parents[3].parent / "shared/weights/mobilenet_v2-b0353104.pth"
-)
-"""The ImageNet MobileNetV2 file beside the checkout, used when present (nothing is downloaded)."""
+
+def _shared_pretrained() -> str | None:
+    """The shared ImageNet MobileNetV2 file when present (nothing is downloaded)."""
+    path = shared_backbone_weights()
+    return str(path) if path else None
 
 
 @dataclass
@@ -47,7 +49,7 @@ class DemoConfig:
         }
     )
     seed: int = 0
-    pretrained: str | None = str(SHARED_WEIGHTS) if SHARED_WEIGHTS.is_file() else None
+    pretrained: str | None = field(default_factory=_shared_pretrained)
 
     @classmethod
     def quick(cls) -> DemoConfig:

@@ -17,8 +17,8 @@ from hicd.degradations import DegradationSetting, Degrader
 from hicd.distillation import METHODS, DistillationConfig, Distiller
 from hicd.distillation.batchnorm import recalibrate_batchnorm
 from hicd.errors import ConfigError
-from hicd.inference.checkpoint import CheckpointInfo, load_model
 from hicd.models import ChangeDetectionModel
+from hicd.models.checkpoint import CheckpointInfo, load_model
 from hicd.models.encoders import IMAGENET
 from hicd.models.losses import TaskLossConfig
 from hicd.training.base import Batch, ChangeModule, batch_size_of

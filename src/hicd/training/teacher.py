@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from hicd.inference.checkpoint import CheckpointInfo
+from hicd.models.checkpoint import CheckpointInfo
 from hicd.models.losses import TaskLossConfig
 from hicd.training.base import Batch, ChangeModule, batch_size_of
 from hicd.training.config import NetworkConfig, OptimConfig, as_config

@@ -16,8 +16,8 @@ import pickletools
 import re
 import warnings
 import zipfile
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +26,14 @@ from torch import nn
 
 from hicd.atomic import atomic_path
 from hicd.errors import DataError
-from hicd.models import ChangeDetectionModel, create_model
+from hicd.models.base import ChangeDetectionModel
+from hicd.models.registry import create_model
 
 METADATA_KEY = "hicd"
 MODEL_PREFIX = "model."
 RECIPE = (
     "load the weights into a model from hicd.models.create_model(...) and save it with "
-    "hicd.inference.checkpoint.save_model_checkpoint(path, model, "
+    "hicd.models.checkpoint.save_model_checkpoint(path, model, "
     "CheckpointInfo(model_config=dict(model.config))) (see Checkpoints in docs/prediction.md)"
 )
 IMAGE_SIGNATURES = {
@@ -224,3 +225,36 @@ def load_model(
     except RuntimeError as error:
         raise DataError(f"{path}: weights do not fit the stored architecture ({error})") from error
     return model.to(device).eval(), info
+
+
+def model_config_of(model: nn.Module) -> dict[str, Any]:
+    """The model's ``config`` attribute (dataclass or mapping) as a dict, or ``{}``."""
+    config = getattr(model, "config", None)
+    if is_dataclass(config) and not isinstance(config, type):
+        return asdict(config)
+    return dict(config) if isinstance(config, Mapping) else {}
+
+
+def save_student(
+    path: str | Path,
+    student: nn.Module,
+    model_config: Mapping[str, Any],
+    method: str | None = None,
+) -> Path:
+    """Write ``student``'s weights and ``model_config`` atomically, as a ``role="student"``
+    checkpoint."""
+    info = CheckpointInfo(model_config=dict(model_config), role="student", method=method)
+    return save_model_checkpoint(path, student, info)
+
+
+def load_student(
+    path: str | Path,
+    factory: Callable[..., nn.Module] | None = None,
+    map_location: str | torch.device = "cpu",
+) -> nn.Module:
+    """Rebuild a plain student model (in eval mode) from a :func:`save_student` checkpoint.
+
+    ``factory(**model_config)`` builds it; default ``hicd.models.create_model`` with
+    ``pretrained=None``.
+    """
+    return load_model(path, map_location, factory)[0]

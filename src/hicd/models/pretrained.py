@@ -1,7 +1,9 @@
-"""Reading checkpoint files and loading them strictly, with errors that name the file."""
+"""Pretrained backbone weights: where the shared file lies, reading a weights file and loading it
+strictly, with errors that name the file."""
 
 from __future__ import annotations
 
+import os
 import pickle
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,6 +14,23 @@ from torch import Tensor, nn
 from hicd.errors import DataError, cwd_note
 
 _WRAPPER_KEYS = ("state_dict", "model")
+
+SHARED_WEIGHTS_ENV = "HICD_SHARED_WEIGHTS"
+MOBILENET_V2_FILE = "mobilenet_v2-b0353104.pth"
+
+
+def shared_weights_dir() -> Path:
+    """``$HICD_SHARED_WEIGHTS``, else ``shared/weights`` beside the checkout (``../shared/weights``
+    seen from the repository root)."""
+    override = os.environ.get(SHARED_WEIGHTS_ENV)
+    return Path(override) if override else Path(__file__).resolve().parents[4] / "shared/weights"
+
+
+def shared_backbone_weights() -> Path | None:
+    """The ImageNet MobileNetV2 file in :func:`shared_weights_dir` when present, else None (hicd
+    never downloads weights)."""
+    path = shared_weights_dir() / MOBILENET_V2_FILE
+    return path if path.is_file() else None
 
 
 def read_state_dict(path: Path) -> dict[str, Tensor]:

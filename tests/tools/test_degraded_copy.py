@@ -11,9 +11,9 @@ import torch
 
 from hicd.data import BitemporalDataset
 from hicd.degradations import SINGLE_KINDS, DegradationSetting
-from hicd.degradations import writer as writer_module
-from hicd.degradations.writer import write_degraded_dataset
 from hicd.errors import HicdError
+from hicd.tools import degraded_copy as writer_module
+from hicd.tools.degraded_copy import write_degraded_dataset
 
 ACCEPTANCE_SETTINGS = [
     "resolution-x4",
