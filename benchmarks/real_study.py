@@ -60,13 +60,14 @@ from hicd.distillation.config import PRESETS
 from hicd.evaluation import evaluate_checkpoints
 from hicd.evaluation.statistics import bootstrap_f1, t_interval
 from hicd.models.losses import TaskLossConfig
+from hicd.models.pretrained import MOBILENET_V2_FILE, shared_weights_dir
 from hicd.training.config import NetworkConfig, OptimConfig
 from hicd.training.data import ChangeDataModule
 from hicd.training.runs import fit_best, fit_student
 from hicd.training.teacher import TeacherModule
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
-WEIGHTS = SHARED / "weights" / "mobilenet_v2-b0353104.pth"
+WEIGHTS = shared_weights_dir() / MOBILENET_V2_FILE
 CELL = 256
 """Side of the evaluation cells resampled by the bootstrap."""
 
