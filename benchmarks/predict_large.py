@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -115,20 +116,32 @@ def build_model(name: str):
 
 
 def predict_child(
-    t1: Path, t2: Path, out: Path, model_name: str, tile: int, batch: int | None, threads: int
+    t1: Path,
+    t2: Path,
+    out: Path,
+    model_name: str,
+    tile: int,
+    batch: int | None,
+    threads: int,
+    engine: str = "torch",
 ) -> dict:
     """Run in a fresh process: predict the pair and report time and memory."""
     import torch
 
     from hicd.api import ChangeDetector
     from hicd.inference import streaming
+    from hicd.inference.engine import build_engine
     from hicd.inference.scene import default_batch_size
-    from hicd.models.checkpoint import CheckpointInfo
+    from hicd.models.checkpoint import CheckpointInfo, save_model_checkpoint
 
     torch.set_num_threads(threads)
     batch = batch or default_batch_size(torch.device("cpu"))
     model = build_model(model_name)
     info = CheckpointInfo({"in_channels": 3}, tile_size=tile)
+    if engine != "torch":  # exported (and cached) before the clock starts, as on a second run
+        info = CheckpointInfo(model.config, tile_size=tile)
+        checkpoint = save_model_checkpoint(out.with_name(f"{model_name}.ckpt"), model, info)
+        model = build_engine(checkpoint, model, info, engine)
     detector = ChangeDetector(model, info, "cpu")
     sample = torch.rand(batch, 3, tile, tile)
     with torch.inference_mode():  # warm-up
@@ -161,6 +174,7 @@ def predict_child(
     region = result.region
     return {
         "model": model_name,
+        "engine": engine,
         "batch": batch,
         "size": f"{result.width}×{result.height}",
         "region_pixels": region[2] * region[3],
@@ -188,7 +202,7 @@ def print_table(rows: list[dict], tile: int, threads: int) -> None:
         f"{threads} threads; t2 at 2x pixel size, shifted extent (warped)"
     )
     header = (
-        "| model | scene | predicted px | tiles | end-to-end s | Mpx/s | forward s (in run) "
+        "| model | engine | scene | predicted px | tiles | end-to-end s | Mpx/s | forward s (in run) "
         "| ratio | standalone forward s | peak RSS MiB | RSS after model MiB |"
     )
     print(header)
@@ -196,7 +210,7 @@ def print_table(rows: list[dict], tile: int, threads: int) -> None:
     for row in rows:
         seconds = row["end_to_end_s"]
         print(
-            f"| {row['model']} | {row['size']} | {row['region_pixels']:,} | {row['tiles']} "
+            f"| {row['model']} | {row['engine']} | {row['size']} | {row['region_pixels']:,} | {row['tiles']} "
             f"| {seconds:.1f} | {row['region_pixels'] / seconds / 1e6:.3f} "
             f"| {row['forward_in_run_s']:.1f} | {row['forward_in_run_s'] / seconds:.2f} "
             f"| {row['pure_forward_per_tile_s'] * row['tiles']:.1f} "
@@ -221,6 +235,13 @@ def main() -> None:
         default=["pixelwise", "siam_fpn"],
         help="pixelwise: a free stand-in network, to measure the pipeline alone",
     )
+    parser.add_argument(
+        "--engines",
+        nargs="+",
+        choices=("torch", "onnx"),
+        default=["torch", "onnx"],
+        help="engines run side by side (pixelwise runs under torch only)",
+    )
     parser.add_argument("--tile", type=int, default=512)
     parser.add_argument(
         "--batch-size",
@@ -237,10 +258,11 @@ def main() -> None:
             generate(Path(rest[0]), *parse_size(rest[1]))
             print("ok")
         else:
-            t1, t2, out, model = rest
+            t1, t2, out, model, engine = rest
             row = predict_child(
-                Path(t1), Path(t2), Path(out), model, args.tile, args.batch_size, args.threads
-            )
+                Path(t1), Path(t2), Path(out), model, args.tile, args.batch_size, args.threads,
+                engine,
+            )  # fmt: skip
             print(json.dumps(row))
         return
 
@@ -248,17 +270,20 @@ def main() -> None:
     if args.batch_size:
         common += ["--batch-size", str(args.batch_size)]
     with tempfile.TemporaryDirectory(dir=args.workdir) as workdir:
+        os.environ["HICD_CACHE_DIR"] = str(Path(workdir) / "cache")  # children inherit it
         rows = []
         for size in args.sizes:
             folder = Path(workdir) / str(size)
             started = time.perf_counter()
             run_child("--child", "generate", str(folder), str(size))
             print(f"{size}: generated in {time.perf_counter() - started:.0f} s", flush=True)
-            for model in args.models:
+            runs = [(m, e) for m in args.models for e in args.engines]
+            for model, engine in [(m, e) for m, e in runs if m == "siam_fpn" or e == "torch"]:
                 paths = [str(folder / name) for name in ("t1.tif", "t2.tif", "change.tif")]
-                row = json.loads(run_child(*common, "--child", "predict", *paths, model))
+                row = json.loads(run_child(*common, "--child", "predict", *paths, model, engine))
                 print(
-                    f"{size}, {model}: {row['tiles']} tiles in {row['end_to_end_s']:.0f} s",
+                    f"{size}, {model}, {engine}: {row['tiles']} tiles in "
+                    f"{row['end_to_end_s']:.0f} s",
                     flush=True,
                 )
                 rows.append(row)

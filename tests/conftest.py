@@ -18,6 +18,19 @@ def _shared_data_dir() -> Path:
     return Path(override) if override else REPO_ROOT.parent / "shared" / "data"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def onnx_cache(tmp_path_factory) -> Path:
+    """Exported ONNX graphs go to a temporary cache, never the user's ~/.cache."""
+    path = tmp_path_factory.mktemp("hicd-cache")
+    previous = os.environ.get("HICD_CACHE_DIR")
+    os.environ["HICD_CACHE_DIR"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("HICD_CACHE_DIR", None)
+    else:
+        os.environ["HICD_CACHE_DIR"] = previous
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """``../shared/data`` (or ``$HICD_SHARED_DATA``); tests that need it skip where it is absent."""

@@ -26,6 +26,7 @@ from hicd.data.io import (
 from hicd.data.pairing import pair_folders
 from hicd.errors import ConfigError, DataError
 from hicd.inference.device import resolve_device
+from hicd.inference.engine import build_engine, check_engine
 from hicd.inference.scene import (
     PredictionResult,
     PredictOptions,
@@ -62,12 +63,17 @@ class ChangeDetector:
 
     @classmethod
     def from_checkpoint(
-        cls, path: str | Path, device: str | torch.device = "auto"
+        cls, path: str | Path, device: str | torch.device = "auto", engine: str = "auto"
     ) -> ChangeDetector:
-        """Load a checkpoint written by ``hicd fit`` or ``save_model_checkpoint``."""
+        """Load a checkpoint written by ``hicd fit`` or ``save_model_checkpoint``.
+
+        ``engine``: ``"torch"``, ``"onnx"`` (ONNX Runtime, the graph exported on first use and
+        cached, see ``hicd.inference.engine``) or ``"auto"`` (ONNX Runtime on the CPU).
+        """
         resolved = resolve_device(device)
-        model, info = load_model(path, resolved)
-        return cls(model, info, resolved)
+        check_engine(engine)
+        model, info = load_model(path, "cpu")
+        return cls(build_engine(path, model, info, engine, resolved), info, resolved)
 
     @property
     def bands(self) -> int:

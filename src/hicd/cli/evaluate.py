@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from hicd.cli.options import add_value_scale
+from hicd.cli.options import add_engine, add_value_scale
 from hicd.errors import ConfigError
 
 
@@ -51,6 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=4, help="windows per forward pass")
     parser.add_argument("--seed", type=int, default=0, help="seed of the deterministic degradation")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    add_engine(parser)
     parser.add_argument(
         "--name",
         action="append",
@@ -93,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         seed=args.seed,
         device=args.device,
+        engine=args.engine,
         degraded_t2_dir=args.degraded_t2,
         degraded_name=args.degraded_name,
         date=args.date,

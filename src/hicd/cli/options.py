@@ -35,3 +35,16 @@ def add_value_scale(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--value-scale", type=value_scale, metavar="SCALE[,SCALE]", help=VALUE_SCALE_HELP
     )
+
+
+def add_engine(parser: argparse.ArgumentParser) -> None:
+    """Add ``--engine`` (see ``hicd.inference.engine``)."""
+    from hicd.inference.engine import ENGINES
+
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="auto",
+        help="what runs the network: torch, onnx (ONNX Runtime; exported on first use and "
+        "cached) or auto (onnx on the CPU, torch on a GPU; default)",
+    )

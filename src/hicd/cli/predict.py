@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hicd.cli.options import add_value_scale
+from hicd.cli.options import add_engine, add_value_scale
 from hicd.errors import ConfigError
 
 
@@ -64,6 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_value_scale(parser)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    add_engine(parser)
     parser.add_argument(
         "--quicklook", metavar="PNG", help="quick-look PNG path (default: --out with .png)"
     )
@@ -112,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         overwrite=args.overwrite,
     )
-    detector = ChangeDetector.from_checkpoint(args.checkpoint, args.device)
+    detector = ChangeDetector.from_checkpoint(args.checkpoint, args.device, args.engine)
     if folder_mode:
         results = detector.predict_folders(t1, t2, args.out, options, vector_dir=args.vector)
     else:

@@ -10,7 +10,6 @@ by all checkpoints.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from hicd.evaluation.examples import ExampleCollector
 from hicd.evaluation.metrics import ChangeMetrics, cell_counts
 from hicd.evaluation.results import Progress, Score, check_out
 from hicd.inference.device import resolve_device
+from hicd.inference.engine import build_engine, check_engine, file_sha256
 from hicd.inference.tiled import predict_change_probability
 from hicd.models import ChangeDetectionModel
 from hicd.models.checkpoint import CheckpointInfo, load_model
@@ -122,10 +122,12 @@ def _load(
     device: torch.device,
     tile: int | None,
     overlap: int | None,
+    engine: str = "auto",
 ) -> list[Entrant]:
     entrants = []
     for path, name in zip(checkpoints, names, strict=True):
-        model, info = load_model(path, device)
+        model, info = load_model(path, "cpu")
+        model = build_engine(path, model, info, engine, device)
         tiling = Tiling.resolve(tile, overlap, info.tile_size)
         entrants.append(Entrant(name, path, model, info, tiling.tile, tiling.overlap))
     return entrants
@@ -134,11 +136,7 @@ def _load(
 def _sha256(path: Path) -> str | None:
     if not path.is_file():
         return None  # reported as missing when the models are loaded
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(2**20):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(path)
 
 
 def run_identity(
@@ -195,6 +193,7 @@ def evaluate_checkpoints(
     batch_size: int = 4,
     seed: int = 0,
     device: str | torch.device = "auto",
+    engine: str = "auto",
     degraded_t2_dir: str | Path | None = None,
     degraded_name: str = "released",
     date: Literal["t1", "t2"] = "t2",
@@ -225,6 +224,8 @@ def evaluate_checkpoints(
         batch_size: windows per forward pass.
         seed: seed of the deterministic degradation (as ``hicd degrade --seed``).
         device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda:1"``, ...
+        engine: ``"torch"``, ``"onnx"`` or ``"auto"`` (ONNX Runtime on the CPU), as
+            ``hicd.inference.engine.build_engine``.
         degraded_t2_dir: a folder of already degraded t2 images with the dataset's names.
         degraded_name: the setting name reported for ``degraded_t2_dir``.
         date: which date the on-the-fly settings degrade.
@@ -249,6 +250,7 @@ def evaluate_checkpoints(
         ``cell`` is given.
     """
     checkpoints = [Path(path) for path in checkpoints]
+    check_engine(engine)
     if out is not None:
         out = Path(out)
         check_out(out, overwrite, resume)
@@ -289,7 +291,7 @@ def evaluate_checkpoints(
         progress_file = Progress(out, identity)
         if resume:
             finished = progress_file.load()
-    entrants = _load(checkpoints, names, resolve_device(device), tile, overlap)
+    entrants = _load(checkpoints, names, resolve_device(device), tile, overlap, engine)
 
     example_case = _example_case(cases)
     collector = ExampleCollector(examples)

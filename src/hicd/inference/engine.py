@@ -1,0 +1,159 @@
+"""Which runtime executes a checkpoint's network: PyTorch eager or ONNX Runtime.
+
+``engine="onnx"`` exports the network once (dynamic batch, height and width, the graph of
+:func:`hicd.inference.export.write_onnx`) into a cache folder keyed by the checkpoint file's
+SHA-256, the hicd and torch versions and the opset, so a cached graph is never stale, and runs it
+in an ``onnxruntime.InferenceSession`` wrapped as an :class:`OnnxNetwork`. It is a parameterless
+``nn.Module`` whose ``forward(t1, t2)`` returns the logits, so the one tiling engine
+(``blend_tiles``, streaming, validation, ``hicd evaluate``) uses it as it uses the network.
+``"auto"`` picks ONNX Runtime on the CPU and PyTorch on a GPU; a network that does not export
+falls back to PyTorch with one warning line saying why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from hicd import __version__
+from hicd.atomic import atomic_path
+from hicd.errors import ConfigError
+from hicd.inference.export import write_onnx
+from hicd.models.checkpoint import CheckpointInfo
+from hicd.models.export import INPUT_NAMES, OUTPUT_NAME
+
+ENGINES = ("auto", "torch", "onnx")
+"""Accepted values of ``engine`` / ``--engine``."""
+OPSET = 18
+CACHE_ENV = "HICD_CACHE_DIR"
+"""Environment variable naming hicd's cache folder (default ``~/.cache/hicd``)."""
+
+
+def cache_dir() -> Path:
+    """Where exported graphs are cached: ``$HICD_CACHE_DIR/onnx``, default ``~/.cache/hicd/onnx``."""
+    root = os.environ.get(CACHE_ENV)
+    if not root:
+        xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        root = Path(xdg) / "hicd"
+    return Path(root).expanduser() / "onnx"
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's content."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        while block := handle.read(2**20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def cache_key(checkpoint: str | Path, opset: int = OPSET) -> str:
+    """Name of the cached graph of ``checkpoint``: changes with its content and the exporter."""
+    parts = (file_sha256(checkpoint), __version__, torch.__version__, str(opset))
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+
+
+def cached_onnx(
+    checkpoint: str | Path, model: nn.Module, info: CheckpointInfo, opset: int = OPSET
+) -> Path:
+    """The ONNX graph of ``model`` (loaded from ``checkpoint``), exported on first use.
+
+    The file is written atomically, so concurrent runs never read a partial graph.
+    """
+    path = cache_dir() / f"{cache_key(checkpoint, opset)}.onnx"
+    if not path.is_file():
+        with atomic_path(path) as tmp:
+            write_onnx(model, info, tmp, opset)
+    return path
+
+
+def onnx_providers(device: torch.device) -> list[str]:
+    """ONNX Runtime providers for ``device`` (ConfigError: a GPU without the CUDA provider)."""
+    if device.type == "cpu":
+        return ["CPUExecutionProvider"]
+    import onnxruntime
+
+    if device.type == "cuda" and "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    raise ConfigError(
+        f"--engine onnx on {device}: ONNX Runtime has no provider for it; "
+        "use --engine torch or --device cpu"
+    )
+
+
+class OnnxNetwork(nn.Module):
+    """An exported network run by ONNX Runtime: ``forward(t1, t2)`` -> B×2×H×W logits.
+
+    Inputs are float32 B×C×H×W in [0, 1] (H, W ≥ the network's output stride); the logits come
+    back on the device of ``t1``. Threads follow ``torch.get_num_threads()`` unless given.
+    """
+
+    def __init__(
+        self, path: str | Path, device: torch.device | None = None, threads: int | None = None
+    ) -> None:
+        super().__init__()
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads or torch.get_num_threads()
+        options.inter_op_num_threads = 1
+        self.path = Path(path)
+        providers = onnx_providers(device or torch.device("cpu"))
+        self.session = onnxruntime.InferenceSession(str(path), options, providers=providers)
+
+    def forward(self, t1: Tensor, t2: Tensor) -> Tensor:
+        feeds = {
+            name: np.ascontiguousarray(image.detach().to("cpu", torch.float32).numpy())
+            for name, image in zip(INPUT_NAMES, (t1, t2), strict=True)
+        }
+        (logits,) = self.session.run([OUTPUT_NAME], feeds)
+        return torch.from_numpy(logits).to(t1.device)
+
+
+def check_engine(engine: str) -> str:
+    """``engine`` if it is one of :data:`ENGINES`, else a ConfigError naming ``--engine``."""
+    if engine not in ENGINES:
+        raise ConfigError(f"--engine {engine!r} is not one of {', '.join(ENGINES)}")
+    return engine
+
+
+def warn(message: str) -> None:
+    """One line on stderr."""
+    print(f"hicd: warning: {message}", file=sys.stderr)
+
+
+def build_engine(
+    checkpoint: str | Path,
+    model: nn.Module,
+    info: CheckpointInfo,
+    engine: str = "auto",
+    device: torch.device | None = None,
+) -> nn.Module:
+    """The network that runs ``checkpoint`` under ``engine`` on ``device``: ``model`` itself
+    (moved there) or an :class:`OnnxNetwork` of it.
+
+    ``"auto"``: ONNX Runtime on the CPU, PyTorch elsewhere. When the export or the ONNX Runtime
+    session fails, ``model`` is returned after one warning line saying why.
+    """
+    device = device or torch.device("cpu")
+    if check_engine(engine) == "torch" or (engine == "auto" and device.type != "cpu"):
+        return model.to(device)
+    onnx_providers(device)  # an explicit request ONNX Runtime cannot serve is an error
+    try:
+        path = cached_onnx(checkpoint, model.to("cpu"), info)
+        network = OnnxNetwork(path, device)
+    except Exception as error:
+        warn(f"{checkpoint}: ONNX export failed, running PyTorch instead ({_first_line(error)})")
+        return model.to(device)
+    return network
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}"

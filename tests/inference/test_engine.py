@@ -1,0 +1,120 @@
+"""The inference engines: ONNX Runtime matches PyTorch, the export cache, the fallback."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+from PIL import Image
+
+import hicd.inference.engine as engine_module
+from hicd.api import ChangeDetector
+from hicd.cli.main import main
+from hicd.errors import ConfigError
+from hicd.inference.engine import OnnxNetwork, build_engine, cache_dir, cache_key, check_engine
+from hicd.models.checkpoint import load_model
+
+from .conftest import write_geotiff
+
+
+def _levir_pair(shared_data):
+    folder = shared_data / "levir-cd-256"
+    name = sorted((folder / "A").iterdir())[0].name
+    return [np.asarray(Image.open(folder / date / name).convert("RGB")) for date in ("A", "B")]
+
+
+def test_onnx_probabilities_match_torch_on_a_real_tile(tiny_checkpoint, shared_data):
+    t1, t2 = _levir_pair(shared_data)
+    torch_detector = ChangeDetector.from_checkpoint(tiny_checkpoint, "cpu", engine="torch")
+    onnx_detector = ChangeDetector.from_checkpoint(tiny_checkpoint, "cpu", engine="onnx")
+    assert isinstance(onnx_detector.model, OnnxNetwork)
+    expected = torch_detector.predict(t1, t2, tile=128, overlap=32)
+    actual = onnx_detector.predict(t1, t2, tile=128, overlap=32)
+    assert expected.std() > 1e-3  # the map varies, so the comparison means something
+    np.testing.assert_allclose(actual, expected, atol=1e-4, rtol=0)
+    np.testing.assert_array_equal(actual >= 0.5, expected >= 0.5)
+
+
+def test_auto_is_onnx_on_the_cpu(tiny_checkpoint):
+    detector = ChangeDetector.from_checkpoint(tiny_checkpoint, "cpu")
+    assert isinstance(detector.model, OnnxNetwork)
+    assert not isinstance(ChangeDetector.from_checkpoint(tiny_checkpoint, "cpu", "torch").model,
+                          OnnxNetwork)  # fmt: skip
+
+
+def test_the_export_is_cached_and_keyed_by_content(tiny_checkpoint, tmp_path, monkeypatch):
+    monkeypatch.setenv("HICD_CACHE_DIR", str(tmp_path / "cache"))
+    exports = []
+    real_write = engine_module.write_onnx
+    monkeypatch.setattr(engine_module, "write_onnx", lambda *a: exports.append(a) or real_write(*a))
+    model, info = load_model(tiny_checkpoint)
+    build_engine(tiny_checkpoint, model, info, "onnx")
+    build_engine(tiny_checkpoint, model, info, "onnx")
+    assert len(exports) == 1
+    assert [p.name for p in cache_dir().iterdir()] == [f"{cache_key(tiny_checkpoint)}.onnx"]
+
+    changed = tmp_path / "changed.ckpt"
+    shutil.copy(tiny_checkpoint, changed)
+    with changed.open("ab") as handle:
+        handle.write(b"\0")  # other content: another key, never the stale graph
+    assert cache_key(changed) != cache_key(tiny_checkpoint)
+    build_engine(changed, model, info, "onnx")
+    assert len(exports) == 2
+
+
+def test_a_network_that_does_not_export_falls_back_to_torch(
+    tiny_checkpoint, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("HICD_CACHE_DIR", str(tmp_path / "cache"))
+
+    def broken(*args):
+        raise RuntimeError("unsupported operator\nmore detail")
+
+    monkeypatch.setattr(engine_module, "write_onnx", broken)
+    model, info = load_model(tiny_checkpoint)
+    assert build_engine(tiny_checkpoint, model, info, "auto") is model
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    assert "ONNX export failed" in lines[0] and "unsupported operator" in lines[0]
+    assert not list((tmp_path / "cache").glob("**/*.onnx"))
+
+
+def test_engine_names_are_checked():
+    with pytest.raises(ConfigError, match="--engine 'tensorrt'"):
+        check_engine("tensorrt")
+    assert check_engine("onnx") == "onnx"
+
+
+def test_auto_keeps_torch_on_a_gpu(tiny_checkpoint):
+    model, info = load_model(tiny_checkpoint)
+    # the device is only compared, never used, so no GPU is needed
+    assert build_engine(tiny_checkpoint, model, info, "auto", torch.device("meta")) is model
+
+
+def test_predict_cli_engines_agree(tiny_checkpoint, tmp_path):
+    rng = np.random.default_rng(0)
+    t1 = write_geotiff(tmp_path / "t1.tif", rng.integers(0, 256, (3, 96, 80), dtype=np.uint8))
+    t2 = write_geotiff(tmp_path / "t2.tif", rng.integers(0, 256, (3, 96, 80), dtype=np.uint8))
+    maps = {}
+    for engine in ("torch", "onnx"):
+        out = tmp_path / f"{engine}.tif"
+        code = main(
+            ["predict", "--checkpoint", str(tiny_checkpoint), "--t1", str(t1), "--t2", str(t2),
+             "--out", str(out), "--engine", engine, "--probabilities", "--device", "cpu",
+             "--tile", "64", "--quiet", "--no-quicklook"]
+        )  # fmt: skip
+        assert code == 0
+        with rasterio.open(out) as dataset:
+            maps[engine] = dataset.read(1)
+    np.testing.assert_allclose(maps["onnx"], maps["torch"], atol=1e-4, rtol=0)
+
+
+def test_predict_cli_refuses_an_unknown_engine(tiny_checkpoint, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["predict", "--checkpoint", str(tiny_checkpoint), "--t1", "a", "--t2", "b",
+              "--out", str(tmp_path / "o.tif"), "--engine", "tensorrt"])  # fmt: skip
+    assert exit_info.value.code == 2
+    assert "--engine" in capsys.readouterr().err
