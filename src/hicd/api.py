@@ -26,7 +26,7 @@ from hicd.data.io import (
 from hicd.data.pairing import pair_folders
 from hicd.errors import ConfigError, DataError
 from hicd.inference.device import resolve_device
-from hicd.inference.engine import build_engine, check_engine
+from hicd.inference.engine import DEFAULT_ENGINE, build_engine, check_engine
 from hicd.inference.scene import (
     PredictionResult,
     PredictOptions,
@@ -63,7 +63,7 @@ class ChangeDetector:
 
     @classmethod
     def from_checkpoint(
-        cls, path: str | Path, device: str | torch.device = "auto", engine: str = "auto"
+        cls, path: str | Path, device: str | torch.device = "auto", engine: str = DEFAULT_ENGINE
     ) -> ChangeDetector:
         """Load a checkpoint written by ``hicd fit`` or ``save_model_checkpoint``.
 

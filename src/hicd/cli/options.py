@@ -39,12 +39,12 @@ def add_value_scale(parser: argparse.ArgumentParser) -> None:
 
 def add_engine(parser: argparse.ArgumentParser) -> None:
     """Add ``--engine`` (see ``hicd.inference.engine``)."""
-    from hicd.inference.engine import ENGINES
+    from hicd.inference.engine import DEFAULT_ENGINE, ENGINES
 
     parser.add_argument(
         "--engine",
         choices=ENGINES,
-        default="auto",
+        default=DEFAULT_ENGINE,
         help="what runs the network: torch, onnx (ONNX Runtime; exported on first use and "
-        "cached) or auto (onnx on the CPU, torch on a GPU; default)",
+        "cached) or auto (onnx on the CPU, torch on a GPU) (default: %(default)s)",
     )

@@ -29,7 +29,7 @@ from hicd.evaluation.examples import ExampleCollector
 from hicd.evaluation.metrics import ChangeMetrics, cell_counts
 from hicd.evaluation.results import Progress, Score, check_out
 from hicd.inference.device import resolve_device
-from hicd.inference.engine import build_engine, check_engine, file_sha256
+from hicd.inference.engine import DEFAULT_ENGINE, build_engine, check_engine, file_sha256
 from hicd.inference.tiled import predict_change_probability
 from hicd.models import ChangeDetectionModel
 from hicd.models.checkpoint import CheckpointInfo, load_model
@@ -122,7 +122,7 @@ def _load(
     device: torch.device,
     tile: int | None,
     overlap: int | None,
-    engine: str = "auto",
+    engine: str = DEFAULT_ENGINE,
 ) -> list[Entrant]:
     entrants = []
     for path, name in zip(checkpoints, names, strict=True):
@@ -193,7 +193,7 @@ def evaluate_checkpoints(
     batch_size: int = 4,
     seed: int = 0,
     device: str | torch.device = "auto",
-    engine: str = "auto",
+    engine: str = DEFAULT_ENGINE,
     degraded_t2_dir: str | Path | None = None,
     degraded_name: str = "released",
     date: Literal["t1", "t2"] = "t2",

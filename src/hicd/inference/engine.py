@@ -21,15 +21,18 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from hicd import __version__
+from hicd._version import __version__
 from hicd.atomic import atomic_path
 from hicd.errors import ConfigError
 from hicd.inference.export import write_onnx
 from hicd.models.checkpoint import CheckpointInfo
 from hicd.models.export import INPUT_NAMES, OUTPUT_NAME
 
-ENGINES = ("auto", "torch", "onnx")
+ENGINES = ("torch", "onnx", "auto")
 """Accepted values of ``engine`` / ``--engine``."""
+DEFAULT_ENGINE = "torch"
+"""The engine used when none is chosen: PyTorch until ONNX Runtime's speed and memory are
+measured on large scenes (issue 13); ``auto`` and ``onnx`` are opt-in."""
 OPSET = 18
 CACHE_ENV = "HICD_CACHE_DIR"
 """Environment variable naming hicd's cache folder (default ``~/.cache/hicd``)."""
