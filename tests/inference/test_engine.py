@@ -38,10 +38,10 @@ def test_onnx_probabilities_match_torch_on_a_real_tile(tiny_checkpoint, shared_d
     np.testing.assert_array_equal(actual >= 0.5, expected >= 0.5)
 
 
-def test_auto_is_onnx_on_the_cpu(tiny_checkpoint):
-    detector = ChangeDetector.from_checkpoint(tiny_checkpoint, "cpu")
+def test_auto_is_onnx_on_the_cpu_and_torch_is_the_default(tiny_checkpoint):
+    detector = ChangeDetector.from_checkpoint(tiny_checkpoint, "cpu", "auto")
     assert isinstance(detector.model, OnnxNetwork)
-    assert not isinstance(ChangeDetector.from_checkpoint(tiny_checkpoint, "cpu", "torch").model,
+    assert not isinstance(ChangeDetector.from_checkpoint(tiny_checkpoint, "cpu").model,
                           OnnxNetwork)  # fmt: skip
 
 
