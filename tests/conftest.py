@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -137,3 +139,18 @@ def terminate_hicd():
     """``terminate_hicd(argv, ready)``: run ``hicd argv`` in a subprocess and SIGTERM it as soon
     as ``ready()`` is true; returns (return code, stderr)."""
     return _terminate_hicd
+
+
+@contextmanager
+def _umask(value: int) -> Iterator[None]:
+    previous = os.umask(value)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+@pytest.fixture
+def umask():
+    """``with umask(0o027): ...`` runs the block under that umask, then restores the old one."""
+    return _umask

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import stat
 
 import pytest
@@ -147,13 +146,12 @@ def test_overwrite_replaces_an_earlier_run(checkpoints, dataset, tmp_path) -> No
 
 
 @pytest.mark.parametrize(("mask", "files", "folders"), [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700)])  # fmt: skip
-def test_results_follow_the_umask(checkpoints, dataset, tmp_path, mask, files, folders) -> None:
+def test_results_follow_the_umask(
+    checkpoints, dataset, tmp_path, mask, files, folders, umask
+) -> None:
     out = tmp_path / "new" / "out"
-    previous = os.umask(mask)
-    try:
+    with umask(mask):
         evaluate_checkpoints(checkpoints[:1], dataset, out=out, **{**OPTIONS, "settings": "clean"})
-    finally:
-        os.umask(previous)
     assert stat.S_IMODE(out.stat().st_mode) == folders
     names = [*RESULTS, "progress.json", "robustness.png", "examples.png"]
     assert sorted(p.name for p in out.iterdir()) == sorted(names)

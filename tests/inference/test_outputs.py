@@ -7,8 +7,6 @@ import json
 import os
 import signal
 import stat
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -16,15 +14,6 @@ import pytest
 
 from hicd.atomic import atomic_directory, atomic_path, current_umask, interrupts_deferred
 from hicd.cli.main import main
-
-
-@contextmanager
-def umask(value: int) -> Iterator[None]:
-    previous = os.umask(value)
-    try:
-        yield
-    finally:
-        os.umask(previous)
 
 
 def mode(path: Path) -> int:
@@ -50,14 +39,14 @@ def predict_argv(checkpoint: Path, pair: list[str], out: Path, *extra: str) -> l
             "--vector", vector, *extra]  # fmt: skip
 
 
-def test_current_umask_reads_without_changing(tmp_path) -> None:
+def test_current_umask_reads_without_changing(tmp_path, umask) -> None:
     with umask(0o027):
         assert current_umask() == 0o027
         assert current_umask() == 0o027
 
 
 @pytest.mark.parametrize(("mask", "expected"), [(0o022, 0o644), (0o077, 0o600)])
-def test_predict_outputs_follow_the_umask(tiny_checkpoint, pair, tmp_path, mask, expected):
+def test_predict_outputs_follow_the_umask(tiny_checkpoint, pair, tmp_path, mask, expected, umask):
     out = tmp_path / "out" / "change.tif"
     with umask(mask):
         assert main(predict_argv(tiny_checkpoint, pair, out)) == 0
@@ -65,7 +54,7 @@ def test_predict_outputs_follow_the_umask(tiny_checkpoint, pair, tmp_path, mask,
         assert mode(path) == expected, path.name
 
 
-def test_atomic_writes_follow_the_umask(tmp_path) -> None:
+def test_atomic_writes_follow_the_umask(tmp_path, umask) -> None:
     with umask(0o022):
         with atomic_path(tmp_path / "file.txt") as tmp:
             tmp.write_text("x")
@@ -105,7 +94,7 @@ def test_atomic_directory_keeps_the_old_folder_when_the_swap_fails(tmp_path, mon
 
 
 @pytest.mark.parametrize(("mask", "files", "folders"), [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700)])  # fmt: skip
-def test_degrade_outputs_follow_the_umask(generic_dataset, tmp_path, mask, files, folders):
+def test_degrade_outputs_follow_the_umask(generic_dataset, tmp_path, mask, files, folders, umask):
     out = tmp_path / "degraded"
     with umask(mask):
         argv = ["degrade", "--data", str(generic_dataset()), "--out", str(out)]
@@ -223,7 +212,7 @@ def test_sigterm_is_restored_after_main(tmp_path) -> None:
 
 
 @pytest.mark.filterwarnings("ignore::FutureWarning")
-def test_export_checks_name_and_existing_file(tiny_checkpoint, tmp_path, capsys) -> None:
+def test_export_checks_name_and_existing_file(tiny_checkpoint, tmp_path, capsys, umask) -> None:
     base = ["export", "--checkpoint", str(tiny_checkpoint)]
     assert main([*base, "--out", str(tmp_path / "m.txt")]) == 2
     assert "--out " + str(tmp_path / "m.txt") + ": a onnx file must end in .onnx" in (

@@ -1,19 +1,15 @@
 """`hicd demo --quick`: the main job end to end at tiny sizes."""
 
 import json
-import os
 import stat
 
 from hicd.cli.main import main
 
 
-def test_quick_demo_writes_checkpoints_results_and_plots(tmp_path, capsys) -> None:
+def test_quick_demo_writes_checkpoints_results_and_plots(tmp_path, capsys, umask) -> None:
     out = tmp_path / "demo"
-    previous = os.umask(0o027)
-    try:
+    with umask(0o027):
         assert main(["demo", "--quick", "--out", str(out)]) == 0
-    finally:
-        os.umask(previous)
     for name in (
         "teacher.ckpt",
         "none.ckpt",
