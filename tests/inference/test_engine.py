@@ -38,11 +38,18 @@ def test_onnx_probabilities_match_torch_on_a_real_tile(tiny_checkpoint, shared_d
     np.testing.assert_array_equal(actual >= 0.5, expected >= 0.5)
 
 
-def test_auto_is_onnx_on_the_cpu_and_torch_is_the_default(tiny_checkpoint):
-    detector = ChangeDetector.from_checkpoint(tiny_checkpoint, "cpu", "auto")
-    assert isinstance(detector.model, OnnxNetwork)
-    assert not isinstance(ChangeDetector.from_checkpoint(tiny_checkpoint, "cpu").model,
-                          OnnxNetwork)  # fmt: skip
+def test_auto_is_the_default_and_onnx_on_the_cpu(tiny_checkpoint):
+    assert isinstance(ChangeDetector.from_checkpoint(tiny_checkpoint, "cpu").model, OnnxNetwork)
+    torch_detector = ChangeDetector.from_checkpoint(tiny_checkpoint, "cpu", "torch")
+    assert not isinstance(torch_detector.model, OnnxNetwork)
+
+
+def test_the_session_keeps_no_arena_and_does_not_spin(tiny_checkpoint):
+    network = ChangeDetector.from_checkpoint(tiny_checkpoint, "cpu", "onnx").model
+    options = network.session.get_session_options()
+    assert options.enable_cpu_mem_arena is False
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert options.intra_op_num_threads == torch.get_num_threads()
 
 
 def test_the_export_is_cached_and_keyed_by_content(tiny_checkpoint, tmp_path, monkeypatch):
@@ -94,6 +101,23 @@ def test_auto_keeps_torch_on_a_gpu(tiny_checkpoint):
     assert build_engine(tiny_checkpoint, model, info, "auto", torch.device("meta")) is model
 
 
+def test_auto_takes_onnx_runtime_on_cuda_only_with_its_cuda_provider(monkeypatch):
+    import onnxruntime
+
+    cuda = torch.device("cuda")
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    assert not engine_module.onnx_serves(cuda)
+    with pytest.raises(ConfigError, match="--engine torch"):
+        engine_module.onnx_providers(cuda)
+    monkeypatch.setattr(
+        onnxruntime,
+        "get_available_providers",
+        lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"],
+    )
+    assert engine_module.onnx_serves(cuda)
+    assert engine_module.onnx_providers(cuda)[0] == "CUDAExecutionProvider"
+
+
 def test_predict_cli_engines_agree(tiny_checkpoint, tmp_path):
     rng = np.random.default_rng(0)
     t1 = write_geotiff(tmp_path / "t1.tif", rng.integers(0, 256, (3, 96, 80), dtype=np.uint8))
@@ -118,3 +142,31 @@ def test_predict_cli_refuses_an_unknown_engine(tiny_checkpoint, tmp_path, capsys
               "--out", str(tmp_path / "o.tif"), "--engine", "tensorrt"])  # fmt: skip
     assert exit_info.value.code == 2
     assert "--engine" in capsys.readouterr().err
+
+
+def test_threads_option_sets_the_thread_count_of_both_engines(tiny_checkpoint, tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    t1 = write_geotiff(tmp_path / "t1.tif", rng.integers(0, 256, (3, 64, 64), dtype=np.uint8))
+    before = torch.get_num_threads()
+    seen = []
+    real_init = OnnxNetwork.__init__
+
+    def spy(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        seen.append(self.session.get_session_options().intra_op_num_threads)
+
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(OnnxNetwork, "__init__", spy)
+            code = main(
+                ["predict", "--checkpoint", str(tiny_checkpoint), "--t1", str(t1), "--t2", str(t1),
+                 "--out", str(tmp_path / "c.tif"), "--threads", "1", "--device", "cpu",
+                 "--quiet", "--no-quicklook"]
+            )  # fmt: skip
+        assert code == 0 and seen == [1] and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(SystemExit):
+        main(["predict", "--checkpoint", str(tiny_checkpoint), "--t1", str(t1), "--t2", str(t1),
+              "--out", str(tmp_path / "d.tif"), "--threads", "0"])  # fmt: skip
+    assert "--threads: expected a whole number >= 1, got '0'" in capsys.readouterr().err

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from hicd.cli.options import add_engine, add_value_scale
+from hicd.cli.options import add_engine, add_value_scale, apply_threads
 from hicd.errors import ConfigError
 
 
@@ -83,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.examples < 0 or args.workers < 0 or args.batch_size < 1:
         raise ConfigError("--examples and --workers must be >= 0 and --batch-size >= 1")
+    apply_threads(args.threads)
     rows = evaluate_checkpoints(
         args.checkpoint,
         args.data,

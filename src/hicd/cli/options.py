@@ -46,5 +46,29 @@ def add_engine(parser: argparse.ArgumentParser) -> None:
         choices=ENGINES,
         default=DEFAULT_ENGINE,
         help="what runs the network: torch, onnx (ONNX Runtime; exported on first use and "
-        "cached) or auto (onnx on the CPU, torch on a GPU) (default: %(default)s)",
+        "cached) or auto (onnx on the CPU, torch on a GPU unless ONNX Runtime has CUDA) "
+        "(default: %(default)s)",
     )
+    parser.add_argument(
+        "--threads",
+        type=_positive_int,
+        help="CPU threads of the network, either engine (default: torch's, one per core)",
+    )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def apply_threads(threads: int | None) -> None:
+    """``--threads``: set torch's thread count, which ONNX Runtime sessions follow too."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)

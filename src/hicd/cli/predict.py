@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hicd.cli.options import add_engine, add_value_scale
+from hicd.cli.options import add_engine, add_value_scale, apply_threads
 from hicd.errors import ConfigError
 
 
@@ -113,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         overwrite=args.overwrite,
     )
+    apply_threads(args.threads)
     detector = ChangeDetector.from_checkpoint(args.checkpoint, args.device, args.engine)
     if folder_mode:
         results = detector.predict_folders(t1, t2, args.out, options, vector_dir=args.vector)

@@ -6,8 +6,11 @@ SHA-256, the hicd and torch versions and the opset, so a cached graph is never s
 in an ``onnxruntime.InferenceSession`` wrapped as an :class:`OnnxNetwork`. It is a parameterless
 ``nn.Module`` whose ``forward(t1, t2)`` returns the logits, so the one tiling engine
 (``blend_tiles``, streaming, validation, ``hicd evaluate``) uses it as it uses the network.
-``"auto"`` picks ONNX Runtime on the CPU and PyTorch on a GPU; a network that does not export
-falls back to PyTorch with one warning line saying why.
+``"auto"`` (the default) picks ONNX Runtime on the CPU, and on a GPU ONNX Runtime when its CUDA
+provider is installed, PyTorch otherwise; a network that does not export falls back to PyTorch
+with one warning line saying why. The session runs without ONNX Runtime's CPU memory arena,
+which keeps a large scene's peak memory flat (the arena kept every tile shape's buffers), and
+without spinning worker threads, which would compete with reading, warping and blending.
 """
 
 from __future__ import annotations
@@ -30,9 +33,8 @@ from hicd.models.export import INPUT_NAMES, OUTPUT_NAME
 
 ENGINES = ("torch", "onnx", "auto")
 """Accepted values of ``engine`` / ``--engine``."""
-DEFAULT_ENGINE = "torch"
-"""The engine used when none is chosen: PyTorch until ONNX Runtime's speed and memory are
-measured on large scenes (issue 13); ``auto`` and ``onnx`` are opt-in."""
+DEFAULT_ENGINE = "auto"
+"""The engine used when none is chosen (docs/benchmarks.md has the measurements behind it)."""
 OPSET = 18
 CACHE_ENV = "HICD_CACHE_DIR"
 """Environment variable naming hicd's cache folder (default ``~/.cache/hicd``)."""
@@ -76,13 +78,22 @@ def cached_onnx(
     return path
 
 
+def onnx_serves(device: torch.device) -> bool:
+    """Whether ONNX Runtime can run on ``device``: the CPU, or CUDA with its CUDA provider."""
+    if device.type == "cpu":
+        return True
+    import onnxruntime
+
+    return (
+        device.type == "cuda" and "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+    )
+
+
 def onnx_providers(device: torch.device) -> list[str]:
     """ONNX Runtime providers for ``device`` (ConfigError: a GPU without the CUDA provider)."""
     if device.type == "cpu":
         return ["CPUExecutionProvider"]
-    import onnxruntime
-
-    if device.type == "cuda" and "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+    if onnx_serves(device):
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
     raise ConfigError(
         f"--engine onnx on {device}: ONNX Runtime has no provider for it; "
@@ -106,6 +117,8 @@ class OnnxNetwork(nn.Module):
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or torch.get_num_threads()
         options.inter_op_num_threads = 1
+        options.enable_cpu_mem_arena = False
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.path = Path(path)
         providers = onnx_providers(device or torch.device("cpu"))
         self.session = onnxruntime.InferenceSession(str(path), options, providers=providers)
@@ -141,11 +154,12 @@ def build_engine(
     """The network that runs ``checkpoint`` under ``engine`` on ``device``: ``model`` itself
     (moved there) or an :class:`OnnxNetwork` of it.
 
-    ``"auto"``: ONNX Runtime on the CPU, PyTorch elsewhere. When the export or the ONNX Runtime
-    session fails, ``model`` is returned after one warning line saying why.
+    ``"auto"``: ONNX Runtime where it can run on ``device`` (:func:`onnx_serves`), PyTorch
+    elsewhere. When the export or the ONNX Runtime session fails, ``model`` is returned after one
+    warning line saying why.
     """
     device = device or torch.device("cpu")
-    if check_engine(engine) == "torch" or (engine == "auto" and device.type != "cpu"):
+    if check_engine(engine) == "torch" or (engine == "auto" and not onnx_serves(device)):
         return model.to(device)
     onnx_providers(device)  # an explicit request ONNX Runtime cannot serve is an error
     try:
