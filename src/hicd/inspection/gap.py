@@ -96,8 +96,10 @@ def _is_jpeg(date: Mapping, other: Mapping) -> bool:
 def _light(date: Mapping, other: Mapping) -> str | None:
     """A low_light or haze setting when the date is much darker, or much paler and flatter,
     than the other (rough: real dates differ in brightness and contrast by themselves)."""
-    mean, other_mean = float(date["mean"]), max(float(other["mean"]), 1e-6)
-    contrast, other_contrast = float(date["contrast"]), max(float(other["contrast"]), 1e-6)
+    mean, other_mean = float(date["mean"]), float(other["mean"])
+    contrast, other_contrast = float(date["contrast"]), float(other["contrast"])
+    if min(mean, other_mean, contrast, other_contrast) < 1.0:  # flat or black: nothing to tell
+        return None
     if mean / other_mean < LOW_LIGHT_MEAN:
         rows = SEVERITY_TABLE["low_light"]
         base = other_mean / 255
@@ -105,7 +107,7 @@ def _light(date: Mapping, other: Mapping) -> str | None:
         def predicted(severity: int) -> float:
             return rows[severity]["gain"] * base ** rows[severity]["gamma"] * 255
 
-        severity = min(rows, key=lambda s: abs(math.log(predicted(s)) - math.log(max(mean, 1e-6))))
+        severity = min(rows, key=lambda s: abs(math.log(predicted(s) / mean)))
         return f"single-low_light-s{severity}"
     if contrast / other_contrast < HAZE_CONTRAST and mean / other_mean > HAZE_MEAN:
         beta = -math.log(contrast / other_contrast) / HAZE_DEPTH
