@@ -37,9 +37,10 @@ from hicd.inference.scene import (
     resolve_tiling,
 )
 from hicd.inference.tiled import predict_change_probability
+from hicd.inspection import PairInspection, inspect_pair
 from hicd.models.checkpoint import CheckpointInfo, load_model
 
-__all__ = ["ChangeDetector", "PredictOptions", "PredictionResult"]
+__all__ = ["ChangeDetector", "PairInspection", "PredictOptions", "PredictionResult", "inspect_pair"]
 
 ArrayOrTensor = np.ndarray | Tensor
 OPTION = "value_scale"  # the argument named in pixel-value errors of in-memory inputs

@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("hicd.cli.demo", "train teacher and students on synthetic scenes and compare them"),
     "degrade": ("hicd.cli.degrade", "write a degraded copy of a dataset"),
     "evaluate": ("hicd.cli.evaluate", "score checkpoints across quality-difference settings"),
+    "inspect": ("hicd.cli.inspect", "measure the quality gap between the dates of pairs"),
     "predict": ("hicd.cli.predict", "predict a change map for two (georeferenced) images"),
     "export": ("hicd.cli.export", "export a checkpoint to ONNX or TorchScript"),
 }

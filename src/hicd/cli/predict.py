@@ -9,6 +9,7 @@ folders for --t1, --t2 and --out, every pair of files with the same name is pred
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from hicd.cli.options import add_engine, add_value_scale, apply_threads
@@ -83,6 +84,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--overwrite", action="store_true", help="replace existing outputs (default: refuse)"
     )
+    parser.add_argument(
+        "--no-inspect",
+        action="store_true",
+        help="skip measuring each pair's quality gap (default: inspect, one line per pair on "
+        "stderr, with a warning when the gap lies outside the checkpoint's training)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -112,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
         vector_crs=args.vector_crs,
         progress=not args.quiet,
         overwrite=args.overwrite,
+        inspect=not args.no_inspect,
     )
     apply_threads(args.threads)
     detector = ChangeDetector.from_checkpoint(args.checkpoint, args.device, args.engine)
@@ -120,6 +128,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         results = [detector.predict_files(t1, t2, args.out, options)]
     for result in results:
+        gap = result.gap_line()
+        if gap is not None:
+            print(gap, file=sys.stderr)
         share = result.changed_pixels / max(result.valid_pixels, 1)
         print(
             f"wrote {result.out} ({result.width}×{result.height}, "

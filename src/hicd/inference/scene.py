@@ -15,6 +15,7 @@ from typing import Any
 
 import rasterio
 import torch
+from rasterio.windows import Window
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -25,9 +26,10 @@ from hicd.errors import ConfigError
 from hicd.inference.device import model_device
 from hicd.inference.output import OUTPUT_SUFFIXES, ChangeMapWriter, decode_changes, encode
 from hicd.inference.quicklook import write_quicklook
-from hicd.inference.raster import open_pair
+from hicd.inference.raster import ScenePair, open_pair
 from hicd.inference.streaming import count_tiles, stream_change_probability
 from hicd.inference.vector import resolve_vector_crs, write_change_polygons
+from hicd.inspection import PairInspection, accepts, inspect_arrays
 from hicd.models.checkpoint import CheckpointInfo
 
 BATCH_SIZES = {"cuda": 8, "cpu": 4}
@@ -35,6 +37,8 @@ BATCH_SIZES = {"cuda": 8, "cpu": 4}
 cost about 140 MB each (512-px tiles, ``siam_fpn``)."""
 GDAL_CACHE_MB = 64
 """GDAL block cache while predicting (GDAL's default, 5 % of RAM, grows with the scene)."""
+INSPECT_WINDOW = 1024
+"""Side of the central window of a scene inspected before prediction (read like the rest)."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,8 @@ class PredictOptions:
         vector_crs: ``"EPSG:4326"`` (also ``"wgs84"``) or ``"native"`` (t1's CRS).
         progress: show a progress bar.
         overwrite: replace existing outputs (default: an existing output is a ConfigError).
+        inspect: measure the pair's quality gap first (``hicd.inspection``, a central window of
+            at most ``INSPECT_WINDOW``²) and say whether the checkpoint was trained for it.
     """
 
     tile: int | None = None
@@ -72,6 +78,7 @@ class PredictOptions:
     vector_crs: str = "EPSG:4326"
     progress: bool = False
     overwrite: bool = False
+    inspect: bool = True
 
     def __post_init__(self) -> None:
         if self.tile is not None or self.overlap is not None:
@@ -100,6 +107,9 @@ class PredictionResult:
         valid_pixels, changed_pixels: pixels with a prediction, and those predicted changed.
         polygons: number of features in ``vector``.
         seconds: wall time.
+        inspection: the pair's measured quality gap (None: not inspected).
+        gap_accepted, gap_reason: whether the checkpoint was trained for that gap, and why
+            (docs/inspection.md); None when not inspected.
     """
 
     out: Path
@@ -113,6 +123,18 @@ class PredictionResult:
     changed_pixels: int
     polygons: int | None
     seconds: float
+    inspection: PairInspection | None = None
+    gap_accepted: bool | None = None
+    gap_reason: str | None = None
+
+    def gap_line(self) -> str | None:
+        """One line on the pair's quality gap and, when outside the training, a warning."""
+        if self.inspection is None:
+            return None
+        line = f"inspect {self.inspection.summary()}"
+        if self.gap_accepted is False:
+            line += f"; warning: outside what the checkpoint was trained on ({self.gap_reason})"
+        return line
 
 
 def default_batch_size(device: torch.device) -> int:
@@ -178,6 +200,7 @@ def predict_scene(
         # every output is renamed into place together, once all of them are written
         map_tmp, extra_tmp = temporary[0], dict(zip(extra, temporary[1:], strict=True))
         region = pair.region
+        inspection = inspect_scene(pair, t1.stem) if options.inspect else None
         tags = {
             "hicd_encoding": "probability" if probabilities else "binary",
             "hicd_threshold": str(threshold),
@@ -221,4 +244,28 @@ def predict_scene(
         changed_pixels=changed_pixels,
         polygons=polygons,
         seconds=time.perf_counter() - started,
+        **gap_fields(inspection, info),
     )
+
+
+def inspect_scene(pair: ScenePair, name: str) -> PairInspection:
+    """The quality gap of a scene pair, measured on the central window (at most
+    ``INSPECT_WINDOW``²) of the predicted region, t2 already on t1's grid."""
+    region = pair.region
+    height, width = min(region.height, INSPECT_WINDOW), min(region.width, INSPECT_WINDOW)
+    window = Window((region.width - width) // 2, (region.height - height) // 2, width, height)
+    t1, t2, _ = pair.read(window)
+    return inspect_arrays(t1, t2, name=name)
+
+
+def gap_fields(inspection: PairInspection | None, info: CheckpointInfo) -> dict[str, Any]:
+    """``PredictionResult``'s inspection fields: the gap and the checkpoint's verdict."""
+    if inspection is None:
+        return {}
+    accepted, reason = accepts(
+        info.degradation,
+        info.degraded_date,
+        inspection.suggested_setting,
+        inspection.relative_scale,
+    )
+    return {"inspection": inspection, "gap_accepted": accepted, "gap_reason": reason}
