@@ -43,7 +43,7 @@ def main() -> None:
         here = Path.cwd()
         os.chdir(folder)  # the pre-processing leaves scratch files in the working folder
         try:
-            quant_pre_process(str(paths["float32"]), str(prepared))
+            quant_pre_process(str(paths["float32"]), str(prepared), skip_symbolic_shape=True)
         finally:
             os.chdir(here)
         quantize_dynamic(
