@@ -33,6 +33,15 @@ options) and seed, so the study resumes where it stopped and later plans reuse e
     .venv/bin/python benchmarks/real_study.py --report --datasets levir --regime finetune \
         --configs none,F --seeds 0,1,2,3,4 --out /tmp/hicd-study         # the matching runs only
     .venv/bin/python benchmarks/real_study.py --quick --out /tmp/hicd-smoke    # a few minutes
+
+The ``universal`` plan (LEVIR-CD, ``finetune``, seeds 0, 1, 2, seed by seed) trains per seed the
+specialists ``none`` and ``F`` at ``resolution-x4`` and at ``multi-x4`` and the universal
+students ``none`` and ``F`` on ``mixed``, and scores every model (teacher included) on the
+robustness grid ``hicd.degradations.GRID``; its report compares them over the grid::
+
+    .venv/bin/python benchmarks/real_study.py --plan universal --out /tmp/hicd-study
+    .venv/bin/python benchmarks/real_study.py --plan universal --report --out /tmp/hicd-study
+    .venv/bin/python benchmarks/real_study.py --plan universal --quick --out /tmp/hicd-smoke
 """
 
 from __future__ import annotations
@@ -55,6 +64,7 @@ import torch
 from PIL import Image
 
 from hicd.atomic import write_text_atomic
+from hicd.degradations import GRID
 from hicd.distillation import DistillationConfig
 from hicd.distillation.config import PRESETS
 from hicd.evaluation import evaluate_checkpoints
@@ -235,7 +245,12 @@ PLANS: dict[str, list[tuple[str, list[str], list[str], list[str], list[int]]]] =
         ("finetune", ["sztaki"], ["resolution-x4"], ["none", "F"], SEEDS5),
         ("finetune", ["levir", "sztaki"], BOTH, ["feature", "logit", "hicd-v1"], [0, 1, 2]),
     ],
+    # one entry, so seed 0 of every model finishes first, then seed 1, then seed 2
+    "universal": [("finetune", ["levir"], [*BOTH, "mixed"], ["none", "F"], [0, 1, 2])],
 }
+PLAN_SCORES: dict[str, list[str]] = {"universal": list(GRID)}
+"""Settings every model of a plan is scored on besides its own (cached runs are scored on the
+ones they lack)."""
 
 
 def resolve(label: str) -> DistillationConfig:
@@ -326,19 +341,24 @@ def _save(path: Path, record: dict) -> dict:
     return record
 
 
+def _complete(record: dict, result: Path, out: Path, dataset: str, settings: list[str]) -> dict:
+    """A cached run's record, scored on the ``settings`` it lacks (and saved again)."""
+    missing = [s for s in dict.fromkeys(settings) if s not in record["test"]]
+    if not missing:
+        return record
+    scores = _score(Path(record["checkpoint"]), dataset_root(out, dataset), missing)
+    for split in ("val", "test"):
+        record[split] |= scores[split]
+    return _save(result, record)
+
+
 def teacher_run(out: Path, dataset: str, seed: int, budget: Budget, settings: list[str]) -> dict:
     """Train (or load the cached result of) the teacher of ``dataset`` for ``seed``."""
     folder = out / "runs" / dataset / "teacher" / f"s{seed}"
     result = folder / "result.json"
     if result.is_file():
         record = json.loads(result.read_text())
-        missing = [s for s in ["clean", *settings] if s not in record["test"]]
-        if not missing:
-            return record
-        scores = _score(Path(record["checkpoint"]), dataset_root(out, dataset), missing)
-        for split in ("val", "test"):
-            record[split] |= scores[split]
-        return _save(result, record)
+        return _complete(record, result, out, dataset, ["clean", *settings])
     root = dataset_root(out, dataset)
     shutil.rmtree(folder, ignore_errors=True)  # what an interrupted run left
     started = time.perf_counter()
@@ -367,14 +387,17 @@ def student_run(
     seed: int,
     budget: Budget,
     teacher: dict,
+    scored: Iterable[str] = (),
 ) -> dict:
+    """Train (or load the cached result of) one student; score it on ``setting`` and ``scored``."""
     config = resolve(label)
     key = config_key(config)
     name, plan = regime
     folder = out / "runs" / dataset / setting / name / key / f"s{seed}"
     result = folder / "result.json"
+    wanted = list(dict.fromkeys([setting, *scored]))
     if result.is_file():
-        return json.loads(result.read_text())
+        return _complete(json.loads(result.read_text()), result, out, dataset, wanted)
     root = dataset_root(out, dataset)
     shutil.rmtree(folder, ignore_errors=True)  # what an interrupted run left
     started = time.perf_counter()
@@ -390,22 +413,30 @@ def student_run(
         "label": label, "key": key, "config": dataclasses.asdict(config), "seed": seed,
         "checkpoint": str(checkpoint), "seconds": time.perf_counter() - started,
         "budget": dataclasses.asdict(budget), "regime_budget": dataclasses.asdict(plan),
-        **_score(checkpoint, root, [setting]),
+        **_score(checkpoint, root, wanted),
     }  # fmt: skip
     return _save(result, record)
 
 
-def run_plan(out: Path, plan: list, budget: Budget, regimes: dict[str, Regime] = REGIMES) -> None:
+def run_plan(
+    out: Path,
+    plan: list,
+    budget: Budget,
+    regimes: dict[str, Regime] = REGIMES,
+    scored: list[str] | None = None,
+) -> None:
+    """Train (or load) every run of ``plan``; each model is also scored on ``scored``."""
     started = time.perf_counter()
+    scored = scored or []
     for regime, datasets, settings, labels, seeds in plan:
         for dataset in datasets:
             for seed in seeds:
-                teacher = teacher_run(out, dataset, seed, budget, settings)
+                teacher = teacher_run(out, dataset, seed, budget, [*settings, *scored])
                 for setting in settings:
                     for label in labels:
                         record = student_run(
                             out, (regime, regimes[regime]), dataset, setting, label, seed,
-                            budget, teacher,
+                            budget, teacher, scored,
                         )  # fmt: skip
                         print(
                             f"{time.perf_counter() - started:7.0f} s  {regime} {dataset} {setting} "
@@ -575,6 +606,126 @@ def report(out: Path, runs: list[dict] | None = None) -> str:
     return text
 
 
+UNIVERSAL_MODELS: list[tuple[str, str, str]] = [
+    # (name in the tables, setting trained on, configuration); the teacher comes first
+    ("none resolution-x4", "resolution-x4", "none"),
+    ("F resolution-x4", "resolution-x4", "F"),
+    ("none multi-x4", "multi-x4", "none"),
+    ("F multi-x4", "multi-x4", "F"),
+    ("universal none", "mixed", "none"),
+    ("universal F", "mixed", "F"),
+]
+"""The models of the ``universal`` plan: specialists and universal students."""
+
+
+def universal_models(
+    runs: list[dict], dataset: str = "levir", regime: str = "finetune"
+) -> dict[str, dict[int, dict]]:
+    """Model name -> seed -> run, for the teacher and every model of ``UNIVERSAL_MODELS``."""
+    models = {
+        "teacher": {
+            r["seed"]: r for r in runs if r["role"] == "teacher" and r["dataset"] == dataset
+        }
+    }
+    for name, setting, label in UNIVERSAL_MODELS:
+        key = config_key(resolve(label))
+        models[name] = {
+            r["seed"]: r
+            for r in runs
+            if r["role"] == "student" and r["dataset"] == dataset and r["regime"] == regime
+            and r["setting"] == setting and r["key"] == key
+        }  # fmt: skip
+    return models
+
+
+def _grid_mean(run: dict, split: str, grid: list[str]) -> float | None:
+    """Mean F1 of one run over the grid (None when it lacks a setting of it)."""
+    scores = run[split]
+    if not all(setting in scores for setting in grid):
+        return None
+    return statistics.mean(scores[setting]["f1"] for setting in grid)
+
+
+def _paired_row(title: str, first: dict[int, float], second: dict[int, float]) -> str:
+    seeds = sorted(set(first) & set(second))
+    if not seeds:
+        return f"| {title} | 0 | | | | |"
+    diffs = [first[seed] - second[seed] for seed in seeds]
+    mean, low, high = t_interval(diffs)
+    per_seed = " ".join(f"s{seed} {100 * d:+.2f}" for seed, d in zip(seeds, diffs, strict=True))
+    wins = sum(d > 0 for d in diffs)
+    return (
+        f"| {title} | {len(seeds)} | {100 * mean:+.2f} | {_interval(low, high)} | "
+        f"{wins}/{len(diffs)} | {per_seed} |"
+    )
+
+
+def universal_report(runs: list[dict], grid: list[str] | None = None) -> str:
+    """The ``universal`` plan's tables per split: F1 per model × grid setting with each model's
+    grid mean (mean ± std over seeds), and the paired differences over seeds of universal F −
+    each specialist (grid mean and the specialist's own setting) and universal F − universal
+    none (grid mean)."""
+    grid = list(GRID) if grid is None else grid
+    models = universal_models(runs)
+    lines = [
+        f"Universal plan (levir, finetune): grid of {len(grid)} settings; F1 in %, mean over "
+        "seeds.",
+        "",
+    ]
+    for split in ("test", "val"):
+        means = {
+            name: {
+                seed: value
+                for seed, run in by_seed.items()
+                if (value := _grid_mean(run, split, grid)) is not None
+            }
+            for name, by_seed in models.items()
+        }
+        lines += [
+            f"### Universal students, {split}: F1 per model and setting",
+            "",
+            "| model | seeds | grid mean ± std (seeds) | " + " | ".join(grid) + " |",
+            "|:---|---:|---:|" + "---:|" * len(grid),
+        ]
+        for name, by_seed in models.items():
+            if not by_seed:
+                continue
+            values = list(means[name].values())
+            spread = _pct(statistics.stdev(values)) if len(values) > 1 else "–"
+            summary = f"{_pct(statistics.mean(values))} ± {spread}" if values else "–"
+            cells = []
+            for setting in grid:
+                f1s = [r[split][setting]["f1"] for r in by_seed.values() if setting in r[split]]
+                cells.append(_pct(statistics.mean(f1s)) if f1s else "–")
+            lines.append(f"| {name} | {len(by_seed)} | {summary} | " + " | ".join(cells) + " |")
+        lines += [
+            "",
+            f"### Universal students, {split}: paired differences of F1 (percentage points)",
+            "",
+            "| difference | seeds | mean | 95 % t-interval (seeds) | wins | per seed |",
+            "|:---|---:|---:|---:|---:|:---|",
+        ]
+        universal = models["universal F"]
+        for name, setting, _ in UNIVERSAL_MODELS[:4]:
+            lines.append(
+                _paired_row(f"universal F − {name}, grid mean", means["universal F"], means[name])
+            )
+            own = {
+                label: {s: r[split][setting]["f1"] for s, r in by.items() if setting in r[split]}
+                for label, by in (("u", universal), ("s", models[name]))
+            }
+            lines.append(_paired_row(f"universal F − {name}, on {setting}", own["u"], own["s"]))
+        lines.append(
+            _paired_row(
+                "universal F − universal none, grid mean",
+                means["universal F"],
+                means["universal none"],
+            )
+        )
+        lines.append("")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("/tmp/hicd-study"))
@@ -593,7 +744,12 @@ def main() -> None:
         "--seeds and --regime where given)",
     )
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--quick", action="store_true", help="1 seed, a few steps, both datasets")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a few steps: 1 seed, both datasets; with --plan, that plan's first seed (and 4 "
+        "settings of the grid for the universal plan)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -601,6 +757,14 @@ def main() -> None:
         return text.split(",") if text else None
 
     seeds = [int(seed) for seed in split(args.seeds) or []] or None
+    grid = list(GRID)
+    if args.quick and args.plan:  # the smoke test of a plan: a few settings of the grid
+        grid = ["clean", "resolution-x4", "resolution-x4@t1", "single-jpeg-s3"]
+    if args.report and args.plan == "universal":
+        text = universal_report(load_runs(args.out), grid)
+        write_text_atomic(args.out / "report-universal.md", text)
+        print(text)
+        return
     if args.report:
         runs = select(
             load_runs(args.out), split(args.datasets), split(args.settings),
@@ -609,10 +773,13 @@ def main() -> None:
         print(report(args.out, runs))
         return
     budget, regimes, regime = Budget(), REGIMES, args.regime or "finetune"
+    scored = grid if args.plan in PLAN_SCORES else []
     if args.quick:
         budget = Budget(teacher_steps=4, val_every=4)
         regimes = {name: dataclasses.replace(r, steps=4) for name, r in REGIMES.items()}
         plan = [(regime, list(DATASETS), ["multi-x4"], ["none", "hicd"], [0])]
+        if args.plan:  # the plan's runs, first seed only
+            plan = [(*entry[:4], entry[4][:1]) for entry in PLANS[args.plan]]
     elif args.plan:
         plan = PLANS[args.plan]
     elif args.datasets and args.configs:
@@ -622,8 +789,13 @@ def main() -> None:
         plan = []
     started = time.perf_counter()
     if plan:
-        run_plan(args.out, plan, budget, regimes)
+        run_plan(args.out, plan, budget, regimes, scored)
         print(f"plan done in {time.perf_counter() - started:.0f} s", flush=True)
+    if args.plan == "universal":
+        text = universal_report(load_runs(args.out), grid)
+        write_text_atomic(args.out / "report-universal.md", text)
+        print(text)
+        return
     print(report(args.out))
 
 

@@ -62,3 +62,40 @@ def test_select_filters_students_and_keeps_their_teachers(study):
     chosen = study.select(runs, ["levir"], ["multi-x4"], ["finetune"], ["F"], [0])
     assert [(r["role"], r.get("key")) for r in chosen] == [("teacher", None), ("student", f)]
     assert study.select(runs) == runs
+
+
+def test_universal_plan_runs_seed_by_seed_and_scores_the_grid(study):
+    from hicd.degradations import GRID
+
+    (entry,) = study.PLANS["universal"]
+    regime, datasets, settings, labels, seeds = entry
+    assert (regime, datasets, seeds) == ("finetune", ["levir"], [0, 1, 2])
+    assert settings == ["resolution-x4", "multi-x4", "mixed"] and labels == ["none", "F"]
+    assert study.PLAN_SCORES["universal"] == list(GRID)
+
+
+def _run(study, role, seed, f1, setting=None, label=None):
+    scores = {name: {"f1": f1 + 0.01 * (name == setting)} for name in [*GRID_NAMES, "mixed"]}
+    run = {"role": role, "dataset": "levir", "seed": seed, "test": scores, "val": scores}
+    if role == "student":
+        key = study.config_key(study.resolve(label))
+        run |= {"regime": "finetune", "setting": setting, "key": key, "label": label}
+    return run
+
+
+GRID_NAMES = ["clean", "resolution-x4", "multi-x4", "resolution-x4@t1"]
+
+
+def test_universal_report_tables_and_paired_differences(study):
+    runs = []
+    for seed in (0, 1, 2):
+        runs.append(_run(study, "teacher", seed, 0.5))
+        for _, setting, label in study.UNIVERSAL_MODELS:
+            base = 0.6 + (0.1 if setting == "mixed" else 0) + (0.02 if label == "F" else 0)
+            runs.append(_run(study, "student", seed, base + 0.001 * seed, setting, label))
+    text = study.universal_report(runs, GRID_NAMES)
+    assert text.count("| model | seeds | grid mean") == 2  # test and val
+    assert "| universal F | 3 | 72.10 ± 0.10 |" in text
+    assert "| universal F − universal none, grid mean | 3 | +2.00 |" in text
+    assert "| universal F − F multi-x4, on multi-x4 | 3 | +9.00 |" in text
+    assert "| universal F − none resolution-x4, grid mean | 3 | +11.75 |" in text

@@ -135,6 +135,27 @@ def test_degradation_applies_to_chosen_date_only(generic_dataset) -> None:
         assert sample[date].shape == clean[date].shape
 
 
+def test_dated_and_mixed_settings_choose_their_date(generic_dataset) -> None:
+    root = generic_dataset(names=("a", "b", "c", "d", "e", "f"))
+    clean = BitemporalDataset(root)
+    dated = BitemporalDataset(root, degradation="resolution-x4@t1", degraded_date="t2")
+    by_date = BitemporalDataset(root, degradation="resolution-x4", degraded_date="t1")
+    sample, expected = dated[0], by_date[0]
+    assert sample["degraded_date"] == "t1" and torch.equal(sample["t1"], expected["t1"])
+    assert torch.equal(sample["t2"], clean[0]["t2"])
+    mixed = BitemporalDataset(root, degradation="mixed", degradation_seed=1)
+    seen = set()
+    for index in range(len(mixed)):
+        sample, source = mixed[index], clean[index]
+        date = sample["degraded_date"]
+        other = {"t1": "t2", "t2": "t1"}[date]
+        assert date == sample["degradation"]["date"]
+        assert torch.equal(sample[other], source[other])
+        assert torch.equal(sample[date], mixed[index][date])  # deterministic
+        seen.add(date)
+    assert seen == {"t1", "t2"}
+
+
 def test_deterministic_degradation_repeats(generic_dataset) -> None:
     root = generic_dataset(names=("a", "b"))
     first = BitemporalDataset(root, degradation="multi-x4", degradation_seed=3)[1]["t2"]

@@ -37,3 +37,12 @@ def test_doc_states_multi_ranges() -> None:
         assert f"[{low:g}, {high:g}]" in text or f"[{low}, {high}]" in text
     assert f"[{tables.HAZE_DEPTH_RANGE[0]}, {tables.HAZE_DEPTH_RANGE[1]}]" in text
     assert f"[{tables.HAZE_AIRLIGHT_RANGE[0]}, {tables.HAZE_AIRLIGHT_RANGE[1]}]" in text
+
+
+def test_doc_states_the_mixed_table() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    for family, probability in tables.MIXED_FAMILY_PROBABILITIES.items():
+        assert f"| {family} | {probability} |" in text, family
+    for low, high in (tables.MIXED_RESOLUTION_SCALE_RANGE, tables.MIXED_MULTI_SCALE_RANGE):
+        assert f"s in [{low:g}, {high:g}]" in text
+    assert f"(default {tables.MIXED_T1_PROBABILITY})" in text

@@ -65,6 +65,22 @@ def test_single_expands_to_every_kind_and_severity(checkpoints, dataset, monkeyp
     assert len(expected) == 30
 
 
+def test_grid_and_dated_settings(checkpoints, dataset, monkeypatch) -> None:
+    from hicd.degradations import GRID
+
+    monkeypatch.setattr(runner, "predict_change_probability", t1_band_predictor)
+    assert [case.name for case in runner.build_cases("grid,mixed")] == [*GRID, "mixed"]
+    dated = evaluate_checkpoints(
+        checkpoints[:1], dataset, settings="multi-x4@t1,multi-x4,mixed", progress=False
+    )
+    by_date = evaluate_checkpoints(
+        checkpoints[:1], dataset, settings="multi-x4", date="t1", progress=False
+    )
+    assert [row["setting"] for row in dated] == ["multi-x4@t1", "multi-x4", "mixed"]
+    # the predictor reads t1: "@t1" degrades t1 exactly as --date t1 does; t2 leaves t1 clean
+    assert dated[0]["f1"] == by_date[0]["f1"] and dated[1]["f1"] != dated[0]["f1"]
+
+
 def test_metrics_come_from_one_confusion_matrix_over_the_set(
     checkpoints, tmp_path, monkeypatch
 ) -> None:

@@ -171,6 +171,9 @@ def namespace(setting: str, **options) -> argparse.Namespace:
         ("resolution-x2", {}, "resolution-x2"),
         ("multi-x4", {}, "multi-x4"),
         ("single-gaussian_noise-s1", {}, "single-gaussian_noise-s1"),
+        ("mixed", {}, "mixed"),
+        ("mixed-t1p0.25", {}, "mixed-t1p0.25"),
+        ("resolution-x4@t1", {}, "resolution-x4@t1"),
     ],
 )
 def test_setting_families_and_full_names(setting, options, name) -> None:
@@ -188,6 +191,10 @@ def test_setting_families_and_full_names(setting, options, name) -> None:
         (["--setting", "single"], "--setting single needs --kind"),
         (["--setting", "clean"], "--setting clean: a clean copy is the dataset itself"),
         (["--setting", "multi-x3"], "--setting: degradation setting 'multi-x3'"),
+        (["--setting", "mixed", "--date", "t1"], "--date does not apply to --setting mixed"),
+        (["--setting", "mixed", "--scale", "4"], "--scale does not apply to --setting mixed"),
+        (["--setting", "mixed@t1"], "takes no date"),
+        (["--setting", "resolution-x4@t1", "--date", "t2"], "--date t2 contradicts --setting resolution-x4@t1"),
     ],
 )  # fmt: skip
 def test_options_that_do_not_apply_are_refused(tmp_path, capsys, options, message) -> None:
@@ -211,3 +218,12 @@ def test_help_shows_defaults(capsys) -> None:
     text = " ".join(capsys.readouterr().out.split())
     for option, default in (("--scale", 4), ("--severity", 3), ("--seed", 0), ("--date", "t2")):
         assert f"{option}" in text and f"(default: {default})" in text
+
+
+def test_cli_dated_name_degrades_that_date(dataset, tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    code = degrade("--data", str(dataset), "--out", str(out), "--setting", "multi-x4@t1")
+    assert code == 0, capsys.readouterr().err
+    manifest = json.loads((out / "degradation.json").read_text())
+    assert (manifest["setting"], manifest["date"]) == ("multi-x4@t1", "t1")
+    assert (out / "B" / "a.png").read_bytes() == (dataset / "B" / "a.png").read_bytes()

@@ -158,3 +158,25 @@ def test_cli_degrade(shared_data, tmp_path) -> None:
 
 def test_setting_roundtrip_names() -> None:
     assert DegradationSetting.parse("single-jpeg-s3").kind == "jpeg"
+
+
+def test_mixed_copy_degrades_the_drawn_date_of_each_pair(generic_dataset, tmp_path) -> None:
+    names = tuple(f"p{i}" for i in range(8))
+    root = generic_dataset(names=names)
+    out = write_degraded_dataset(root, tmp_path / "m", "mixed", seed=0, progress=False)
+    manifest = json.loads((out / "degradation.json").read_text())
+    assert (manifest["setting"], manifest["date"]) == ("mixed", "either")
+    dates = {name: record["date"] for name, record in manifest["images"].items()}
+    assert set(dates.values()) == {"t1", "t2"}
+    on_the_fly = BitemporalDataset(root, degradation="mixed", degradation_seed=0)
+    written = BitemporalDataset(out)
+    folders = {"t1": "A", "t2": "B"}
+    for index, name in enumerate(on_the_fly.names):
+        sample = on_the_fly[index]
+        date, kept = dates[name], {"t1": "t2", "t2": "t1"}[dates[name]]
+        assert sample["degraded_date"] == date and sample["degradation"] == manifest["images"][name]
+        assert set(sample["degradation"]) == {"setting", "drawn", "date", "ops"}
+        source = root / folders[kept] / f"{name}.png"
+        assert (out / folders[kept] / f"{name}.png").read_bytes() == source.read_bytes()
+        assert torch.equal(written[index][date], sample[date])
+        assert torch.equal(written[index][kept], sample[kept])

@@ -180,3 +180,33 @@ def test_ema_overlay(parser):
     config = parse(parser, "levir_cd/teacher.yaml", "callbacks/ema.yaml")
     (callback,) = config.trainer.callbacks
     assert callback.class_path.endswith("EMAWeightAveraging")
+
+
+@pytest.mark.parametrize("method", ["none", "hicd"])
+def test_universal_students_train_on_mixed(parser, method):
+    config = parse(
+        parser,
+        "levir_cd/student.yaml",
+        f"students/universal-{method}.yaml",
+        extra=("--data.root", "/data/somewhere"),
+    )
+    init = config.model.init_args
+    assert init.distillation.method == method and init.degradation == "mixed"
+    assert DegradationSetting.parse(init.degradation).t1_probability == 0.5
+    assert default_run_dir(config) == Path("runs", "levir_cd", f"student-{method}-mixed")
+    overlay = parse(parser, "levir_cd/student.yaml", f"students/{method}.yaml")
+    mixed = parse(
+        parser, "levir_cd/student.yaml", f"students/{method}.yaml", "degradations/mixed.yaml"
+    )
+    assert dict(mixed.model.init_args.distillation) == dict(overlay.model.init_args.distillation)
+    assert mixed.model.init_args.degradation == "mixed"
+
+
+def test_universal_hicd_keeps_the_finetune_options(parser):
+    base = "levir_cd/student.yaml"
+    finetune = parse(parser, base, "students/hicd-finetune.yaml").model.init_args
+    universal = parse(
+        parser, base, "students/hicd-finetune.yaml", "students/universal-hicd.yaml"
+    ).model.init_args
+    assert dict(universal.distillation) == dict(finetune.distillation)
+    assert universal.init_from_teacher is True and universal.degradation == "mixed"

@@ -44,6 +44,27 @@ def test_only_the_chosen_date_is_degraded(teacher_checkpoint, date):
         assert [r["setting"] for r in out["degradation"]] == ["resolution-x4"] * 2
 
 
+def test_mixed_student_degrades_a_drawn_date_per_sample(teacher_checkpoint):
+    module = StudentModule(str(teacher_checkpoint), degradation="mixed", crop_size=64)
+    clean = batch(count=8)
+    for training in (True, False):
+        module.train(training)
+        out = module.degrade(clean)
+        dates = [record["date"] for record in out["degradation"]]
+        for i, date in enumerate(dates):
+            other = {"t1": "t2", "t2": "t1"}[date]
+            assert torch.equal(out[f"student_{other}"][i], clean[other][i])
+        assert set(dates) == {"t1", "t2"}
+    module.eval()
+    again = module.degrade(clean)
+    assert torch.equal(again["student_t1"], out["student_t1"])
+    assert torch.equal(again["student_t2"], out["student_t2"])
+    info = module.checkpoint_info()
+    assert (info.degradation, info.degraded_date) == ("mixed", "either")
+    dated = StudentModule(str(teacher_checkpoint), degradation="multi-x4@t1", crop_size=64)
+    assert dated.checkpoint_info().degraded_date == "t1"
+
+
 def test_eval_degradation_is_deterministic_and_training_is_random(student):
     student.eval()
     first = student.degrade(batch())["student_t2"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from hicd.cli.options import add_value_scale
-from hicd.degradations import SCALES, SEVERITIES, SINGLE_KINDS, DegradationSetting
+from hicd.degradations import DATES, SCALES, SEVERITIES, SINGLE_KINDS, DegradationSetting
 from hicd.errors import ConfigError
 
 FAMILIES = ("resolution", "single", "multi")
@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         required=True,
         metavar="SETTING",
         help="quality difference: a family (resolution, single, multi; with --scale, or --kind "
-        "and --severity) or a full name (resolution-x4, single-jpeg-s3, multi-x4)",
+        "and --severity) or a full name (resolution-x4, single-jpeg-s3, multi-x4, "
+        "resolution-x4@t1; mixed or mixed-t1p0.25: a drawn setting and date per pair)",
     )
     parser.add_argument(
         "--scale",
@@ -55,9 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--date",
-        choices=("t1", "t2"),
-        default="t2",
-        help="which date to degrade (default: %(default)s)",
+        choices=DATES,
+        help="which date to degrade (default: t2); a full name ending in @t1 or @t2 gives its "
+        "own, and mixed draws it per pair",
     )
     add_value_scale(parser)
     parser.add_argument(
@@ -114,6 +115,20 @@ def setting_from_args(args: argparse.Namespace) -> DegradationSetting:
     return setting
 
 
+def date_from_args(args: argparse.Namespace, setting: DegradationSetting) -> str:
+    """The --date to pass on: refused where the setting fixes or draws the date itself."""
+    if args.date is not None and setting.setting == "mixed":
+        raise ConfigError(
+            f"--date does not apply to --setting {setting.name}, which draws the degraded date "
+            "of each pair: drop --date (the t1 share is set by the name, e.g. mixed-t1p0.25)"
+        )
+    if args.date is not None and setting.date not in (None, args.date):
+        raise ConfigError(
+            f"--date {args.date} contradicts --setting {setting.name}: drop one of them"
+        )
+    return args.date or setting.date or "t2"
+
+
 def run(args: argparse.Namespace) -> int:
     from hicd.tools.degraded_copy import write_degraded_dataset
 
@@ -123,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         setting,
         seed=args.seed,
-        date=args.date,
+        date=date_from_args(args, setting),
         value_scale=args.value_scale,
         overwrite=args.overwrite,
         progress=not args.quiet,

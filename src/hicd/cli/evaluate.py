@@ -29,7 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--settings",
         help="comma-separated settings: clean, resolution-xS, single (every kind and severity), "
-        "single-KIND, single-KIND-sN, multi-xS (default: "
+        "single-KIND, single-KIND-sN, multi-xS, any of these with @t1/@t2 (that date instead of "
+        "--date), mixed, and grid (the 26 settings of the robustness grid) (default: "
         "clean,resolution-x4,resolution-x8,single,multi-x4; only the --degraded-t2 folder "
         "when that is given)",
     )
@@ -65,7 +66,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--degraded-name", default="released", help="setting name reported for --degraded-t2"
     )
-    parser.add_argument("--date", choices=("t1", "t2"), default="t2", help="which date to degrade")
+    parser.add_argument(
+        "--date",
+        choices=("t1", "t2"),
+        default="t2",
+        help="which date to degrade where a setting names none (@t1/@t2; mixed draws its own)",
+    )
     parser.add_argument("--examples", type=int, default=4, help="pairs in examples.png (0: none)")
     parser.add_argument(
         "--ignore-value", type=int, help="label value to ignore (e.g. 255 for 0/1/255 labels)"

@@ -19,12 +19,11 @@ from hicd.data.io import (
     scaled_image,
 )
 from hicd.data.pairing import PairFiles, index_folder, pair_folders, read_name_list
-from hicd.degradations import DegradationSetting, Degrader
+from hicd.degradations import DATES, DegradationSetting, Degrader
 from hicd.errors import DataError
 
 Sample = dict[str, Any]
 Date = Literal["t1", "t2"]
-DATES = ("t1", "t2")
 
 
 class PairDataset(Dataset[Sample]):
@@ -34,7 +33,8 @@ class PairDataset(Dataset[Sample]):
     0 no change, 1 change, 255 ignore; all 255 for an unlabelled pair), ``name`` and ``levels``
     (float32 [t1, t2]: the pixel value that maps to 1.0 for integer images, 0 for float ones;
     degraded images are rounded to these levels wherever they are made). When a degradation is
-    applied, ``degradation`` holds its record and ``degraded_date`` the date.
+    applied, ``degradation`` holds its record and ``degraded_date`` the date degraded (the
+    setting's own date if it names one, ``mixed``: drawn per pair, else ``degraded_date``).
 
     Args:
         pairs: the files of each sample.
@@ -46,7 +46,7 @@ class PairDataset(Dataset[Sample]):
         ignore_value: label value to ignore (255 in BANDON).
         label_threshold: binarise lossy labels (values >= threshold are change).
         degradation: a ``hicd.degradations.DegradationSetting`` to apply to ``degraded_date``.
-        degraded_date: which date is low quality.
+        degraded_date: which date is low quality, for settings that name no date.
         degradation_seed: seed of the deterministic degradation (None draws fresh parameters).
     """
 
@@ -89,12 +89,16 @@ class PairDataset(Dataset[Sample]):
         pair = self.pairs[index]
         sample = self.read_pair(pair)
         if self._degrader is not None:
-            date = self.degraded_date
-            level = sample["levels"][DATES.index(date)]
-            degraded, records = self._degrader(sample[date][None], names=[pair.name], levels=level)
-            sample[date] = degraded[0]
+            t1, t2, records = self._degrader.pair(
+                sample["t1"][None],
+                sample["t2"][None],
+                names=[pair.name],
+                levels=sample["levels"],
+                date=self.degraded_date,
+            )
+            sample["t1"], sample["t2"] = t1[0], t2[0]
             sample["degradation"] = records[0]
-            sample["degraded_date"] = self.degraded_date
+            sample["degraded_date"] = self._degrader.date_of(records[0], self.degraded_date)
         if self.transform is not None:
             sample = self.transform(sample)
         return sample
@@ -135,7 +139,7 @@ class PairDataset(Dataset[Sample]):
         }
 
 
-def _make_degrader(setting: DegradationSetting | str | None, seed: int | None) -> Callable | None:
+def _make_degrader(setting: DegradationSetting | str | None, seed: int | None) -> Degrader | None:
     if setting is None:
         return None
     if isinstance(setting, str):

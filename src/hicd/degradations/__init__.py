@@ -1,4 +1,4 @@
-"""Quality-difference simulator: resolution, single-kind and multi-degradation settings.
+"""Quality-difference simulator: resolution, single-kind, multi-degradation and mixed settings.
 
 Torch-native and batched; applied to the images of one date. See docs/degradations.md.
 """
@@ -6,6 +6,9 @@ Torch-native and batched; applied to the images of one date. See docs/degradatio
 from hicd.degradations.degrader import Degrader
 from hicd.degradations.kinds import KINDS, SEVERITY_TABLE, SINGLE_KINDS, DegradationKind
 from hicd.degradations.settings import (
+    DATES,
+    EITHER_DATE,
+    GRID,
     SCALES,
     SETTINGS,
     SEVERITIES,
@@ -14,6 +17,9 @@ from hicd.degradations.settings import (
 )
 
 __all__ = [
+    "DATES",
+    "EITHER_DATE",
+    "GRID",
     "KINDS",
     "SCALES",
     "SETTINGS",

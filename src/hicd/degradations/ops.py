@@ -158,7 +158,7 @@ def motion_blur(length: int, angle: float) -> Op:
     return Op(record, apply_filter, motion_2d(length, angle, length))
 
 
-def downsample(scale: int, mode: str, antialias: bool, size: list[int]) -> Op:
+def downsample(scale: float, mode: str, antialias: bool, size: list[int]) -> Op:
     """Resample to the reduced ``size`` (h, w) of a ``scale`` times smaller grid."""
     record = {
         "op": "downsample",

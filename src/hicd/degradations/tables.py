@@ -20,3 +20,15 @@ MULTI_THETA_RANGE = (0.0, 180.0)  # anisotropic rotation in degrees, uniform
 MULTI_DOWN_MODES: tuple[str, ...] = ("nearest", "bilinear", "bicubic")  # uniform choice
 MULTI_NOISE_SIGMA_255 = (0.0, 15.0)  # Gaussian noise sigma on the 0-255 scale, uniform
 MULTI_JPEG_QUALITY = (30, 95)  # inclusive, uniform integer
+
+# The "mixed" setting: per image pair the degraded date, a family, then that family's parameters
+# (single: a kind uniform over SINGLE_KINDS, a severity uniform over SEVERITIES).
+MIXED_FAMILY_PROBABILITIES: dict[str, float] = {
+    "clean": 0.1,
+    "resolution": 0.3,
+    "single": 0.3,
+    "multi": 0.3,
+}  # drawn in this order (one uniform draw against the cumulative sums)
+MIXED_RESOLUTION_SCALE_RANGE = (1.0, 8.0)  # log-uniform: s = 2**u, u uniform in [0, 3]
+MIXED_MULTI_SCALE_RANGE = (2.0, 8.0)  # log-uniform: s = 2**u, u uniform in [1, 3]
+MIXED_T1_PROBABILITY = 0.5  # default probability that t1 (not t2) is the degraded date

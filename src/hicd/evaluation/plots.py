@@ -41,7 +41,7 @@ def _single_f1(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, dict[in
     curves: dict[str, dict[str, dict[int, float]]] = {}
     for row in rows:
         setting = _parse(row["setting"])
-        if setting is not None and setting.setting == "single":
+        if setting is not None and setting.setting == "single" and setting.date is None:
             curves.setdefault(setting.kind, {}).setdefault(row["model"], {})[setting.severity] = (
                 row["f1"]
             )

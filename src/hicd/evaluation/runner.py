@@ -228,7 +228,8 @@ def evaluate_checkpoints(
             ``hicd.inference.engine.build_engine``.
         degraded_t2_dir: a folder of already degraded t2 images with the dataset's names.
         degraded_name: the setting name reported for ``degraded_t2_dir``.
-        date: which date the on-the-fly settings degrade.
+        date: which date the on-the-fly settings degrade where their name gives none
+            (``resolution-x4@t1`` degrades t1; ``mixed`` draws the date per pair).
         names: display names, one per checkpoint (default: file stems).
         examples: number of example pairs in examples.png (0: no sheet).
         ignore_value: label value to ignore besides the default encodings (e.g. 255 for 0/1/255
@@ -370,7 +371,8 @@ def _context(
 ) -> dict[str, str]:
     context = {
         "data": f"`{data}`" + (f" (split `{split}`)" if split else " (all pairs)"),
-        "degraded date": f"{date}, seed {seed}",
+        "degraded date": f"{date} (settings named @t1/@t2: that date; mixed: drawn per pair), "
+        f"seed {seed}",
     }
     if degraded_t2_dir is not None:
         context["released t2 images"] = f"`{degraded_t2_dir}`"

@@ -56,7 +56,8 @@ class CheckpointInfo:
         role: ``"teacher"`` or ``"student"``.
         method: distillation method of a student (``none``, ``feature``, ``logit``, ``hicd``).
         degradation: name of the quality-difference setting used in training (None: clean).
-        degraded_date: which date was degraded in training.
+        degraded_date: which date was degraded in training: ``t1``, ``t2``, or ``either``
+            (``mixed``: drawn per sample).
         tile_size: crop size the network was trained on; prediction tiles default to it.
         extra: anything else worth keeping (seed, data, ...).
     """

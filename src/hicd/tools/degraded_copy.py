@@ -42,11 +42,13 @@ def write_degraded_dataset(
     overwrite: bool = False,
     progress: bool = True,
 ) -> Path:
-    """Copy the generic-layout dataset ``data`` to ``out`` with the images of ``date`` degraded.
+    """Copy the generic-layout dataset ``data`` to ``out`` with the images of ``date`` degraded
+    (or of the setting's own date, ``resolution-x4@t1``; ``mixed`` draws the date per pair).
 
     The other date, the labels and the split lists are copied byte for byte. Degraded images are
     written losslessly (PNG, or GeoTIFF with the source's profile for TIFF input), and
-    ``degradation.json`` records the setting, the seed and every image's parameters. The
+    ``degradation.json`` records the setting, the seed, the date (``either`` for ``mixed``) and
+    every image's parameters (``mixed``: with the date and the setting drawn for it). The
     degradation is deterministic in (seed, image name, setting), so two runs give identical
     bytes. The output appears atomically once complete.
 
@@ -60,7 +62,7 @@ def write_degraded_dataset(
     """
     data, out = Path(data), Path(out)
     target = check_output_folder(data, out, overwrite)
-    scale = date_scales(value_scale)[0 if date == "t1" else 1]
+    scales = dict(zip(DATE_FOLDERS, date_scales(value_scale), strict=True))
     if isinstance(setting, str):
         setting = DegradationSetting.parse(setting)
     label_dir = data / "label" if (data / "label").is_dir() else None
@@ -76,26 +78,34 @@ def write_degraded_dataset(
             (tmp / name).mkdir()
         if (data / "list").is_dir():
             shutil.copytree(data / "list", tmp / "list")
-        kept_date = "t1" if date == "t2" else "t2"
         for pair in tqdm(pairs, desc=f"degrade {setting.name}", disable=not progress):
-            shutil.copyfile(
-                getattr(pair, kept_date),
-                tmp / DATE_FOLDERS[kept_date] / getattr(pair, kept_date).name,
-            )
             if pair.label is not None:
                 shutil.copyfile(pair.label, tmp / "label" / pair.label.name)
-            source = getattr(pair, date)
-            array = read_image(source)
-            degraded, image_records = degrader(
-                image_to_tensor(array, source, scale)[None], names=[pair.name]
+            arrays = {when: read_image(getattr(pair, when)) for when in DATE_FOLDERS}
+            tensors = {
+                when: image_to_tensor(array, getattr(pair, when), scales[when])[None]
+                for when, array in arrays.items()
+            }
+            t1, t2, (record,) = degrader.pair(
+                tensors["t1"], tensors["t2"], names=[pair.name], date=date
             )
-            write_like(degraded[0], array, source, tmp / DATE_FOLDERS[date], scale)
-            records[pair.name] = image_records[0]
+            degraded_date = degrader.date_of(record, date)
+            kept_date = "t1" if degraded_date == "t2" else "t2"
+            kept = getattr(pair, kept_date)
+            shutil.copyfile(kept, tmp / DATE_FOLDERS[kept_date] / kept.name)
+            write_like(
+                (t1 if degraded_date == "t1" else t2)[0],
+                arrays[degraded_date],
+                getattr(pair, degraded_date),
+                tmp / DATE_FOLDERS[degraded_date],
+                scales[degraded_date],
+            )
+            records[pair.name] = record
         manifest = {
             "source": str(data),
             "setting": setting.name,
             "seed": seed,
-            "date": date,
+            "date": setting.degraded_date(date),
             "images": records,
             "files": _written_files(tmp),
         }

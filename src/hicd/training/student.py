@@ -12,7 +12,6 @@ from lightning.pytorch.utilities.seed import isolate_rng
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from hicd.data.dataset import DATES
 from hicd.degradations import DegradationSetting, Degrader
 from hicd.distillation import METHODS, DistillationConfig, Distiller
 from hicd.distillation.batchnorm import recalibrate_batchnorm
@@ -29,8 +28,9 @@ class StudentModule(ChangeModule):
     """A student trained on degraded pairs, guided by a frozen teacher on the clean pairs.
 
     Each training batch arrives clean; :meth:`on_after_batch_transfer` (on the GPU when there is
-    one) adds ``student_t1``/``student_t2``: the same crop with ``degraded_date`` degraded by
-    ``degradation`` with fresh random parameters per sample. The teacher sees ``t1``/``t2``.
+    one) adds ``student_t1``/``student_t2``: the same crop with one date degraded by
+    ``degradation`` with fresh random parameters per sample (the date: the setting's own, e.g.
+    ``resolution-x4@t1``, else ``degraded_date``; ``mixed`` draws it per sample). The teacher sees ``t1``/``t2``.
     Validation and test degrade the whole images deterministically (``degradation_seed`` and
     the image names), so every epoch scores the same inputs. Degraded images are rounded to the
     batch's ``levels`` (the source's integer levels), exactly as ``hicd evaluate`` and
@@ -46,8 +46,9 @@ class StudentModule(ChangeModule):
         init_from_teacher: start from the teacher's weights instead of the pretrained backbone.
         distillation: the distillation method and its weights.
         degradation: the quality-difference setting, e.g. ``multi-x4``, ``resolution-x8``,
-            ``single-gaussian_blur-s3``.
-        degraded_date: the date that is degraded (``t1`` or ``t2``).
+            ``single-gaussian_blur-s3``, ``mixed`` (the universal student).
+        degraded_date: the date that is degraded (``t1`` or ``t2``) when the setting names
+            none; ``mixed`` draws it per sample and the checkpoint records ``either``.
         degradation_seed: seed of the deterministic validation/test degradation.
         optim: AdamW and its learning-rate schedule (over the student and any adapters).
         loss: the change-detection loss L_CD on the degraded pairs.
@@ -145,24 +146,21 @@ class StudentModule(ChangeModule):
     # -- the quality difference, made on the fly ----------------------------------------------
 
     def degrade(self, batch: Batch) -> Batch:
-        """Add ``student_t1``/``student_t2`` (``degraded_date`` degraded) and ``degradation``.
+        """Add ``student_t1``/``student_t2`` (one date degraded) and ``degradation``.
 
-        In training mode the parameters are random per sample; in eval mode they are fixed by
-        ``degradation_seed`` and the sample names.
+        In training mode the parameters (and ``mixed``'s dates) are random per sample; in eval
+        mode they are fixed by ``degradation_seed`` and the sample names.
         """
-        date = self.degraded_date
-        levels = batch.get("levels")
-        if levels is not None:
-            levels = levels[:, DATES.index(date)]
+        options = {"levels": batch.get("levels"), "date": self.degraded_date}
         with torch.no_grad():
             if self.training:
-                degraded, records = self.train_degrader(batch[date], levels=levels)
+                t1, t2, records = self.train_degrader.pair(batch["t1"], batch["t2"], **options)
             else:
                 names = list(batch["name"])
-                degraded, records = self.eval_degrader(batch[date], names=names, levels=levels)
-        student = {f"student_{d}": batch[d] for d in ("t1", "t2")}
-        student[f"student_{date}"] = degraded
-        return {**batch, **student, "degradation": records}
+                t1, t2, records = self.eval_degrader.pair(
+                    batch["t1"], batch["t2"], names=names, **options
+                )
+        return {**batch, "student_t1": t1, "student_t2": t2, "degradation": records}
 
     def on_after_batch_transfer(self, batch: Batch, dataloader_idx: int) -> Batch:
         return self.degrade(batch)
@@ -242,7 +240,7 @@ class StudentModule(ChangeModule):
             role="student",
             method=self.distillation.method,
             degradation=self.setting.name,
-            degraded_date=self.degraded_date,
+            degraded_date=self.setting.degraded_date(self.degraded_date),
             tile_size=self.crop_size,
             extra={
                 "teacher_checkpoint": self.teacher_checkpoint,
