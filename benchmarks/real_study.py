@@ -759,7 +759,7 @@ def main() -> None:
     seeds = [int(seed) for seed in split(args.seeds) or []] or None
     grid = list(GRID)
     if args.quick and args.plan:  # the smoke test of a plan: a few settings of the grid
-        grid = ["clean", "resolution-x4", "resolution-x4@t1", "single-jpeg-s3"]
+        grid = ["clean", "resolution-x4", "multi-x4", "resolution-x4@t1"]
     if args.report and args.plan == "universal":
         text = universal_report(load_runs(args.out), grid)
         write_text_atomic(args.out / "report-universal.md", text)
