@@ -67,10 +67,15 @@ def test_atomic_writes_follow_the_umask(tmp_path, umask) -> None:
 
 def test_interrupts_wait_for_the_end_of_a_deferred_block() -> None:
     reached = False
-    with pytest.raises(KeyboardInterrupt), interrupts_deferred():
-        signal.raise_signal(signal.SIGINT)
-        reached = True
-    assert reached and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # a shell's background job inherits SIGINT ignored; the block must defer Python's handler
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt), interrupts_deferred():
+            signal.raise_signal(signal.SIGINT)
+            reached = True
+        assert reached and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, inherited)
 
 
 def test_atomic_directory_keeps_the_old_folder_when_the_swap_fails(tmp_path, monkeypatch):
