@@ -99,7 +99,7 @@ def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory() as workdir:
         env = dict(os.environ, HICD_CACHE_DIR=str(Path(workdir) / "cache"))
-        for label, engine, _ in RUNS:  # the cache is empty for the first onnx run only
+        for label, engine in RUNS:
             command = [sys.executable, __file__, "--demo", str(args.demo)]
             command += ["--threads", str(args.threads), "--child"]
             command += [str(Path(workdir) / label.replace(" ", "_")), engine, args.settings or ""]
