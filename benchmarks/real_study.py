@@ -34,10 +34,12 @@ options) and seed, so the study resumes where it stopped and later plans reuse e
         --configs none,F --seeds 0,1,2,3,4 --out /tmp/hicd-study         # the matching runs only
     .venv/bin/python benchmarks/real_study.py --quick --out /tmp/hicd-smoke    # a few minutes
 
-The ``universal`` plan (LEVIR-CD, ``finetune``, seeds 0, 1, 2, seed by seed) trains per seed the
-specialists ``none`` and ``F`` at ``resolution-x4`` and at ``multi-x4`` and the universal
-students ``none`` and ``F`` on ``mixed``, and scores every model (teacher included) on the
-robustness grid ``hicd.degradations.GRID``; its report compares them over the grid::
+The ``universal`` plan (LEVIR-CD, seeds 0 to 4, seed by seed) trains per seed the specialists
+``none`` and ``F`` at ``resolution-x4`` and at ``multi-x4`` and the universal students ``none``
+and ``F`` on ``mixed`` (``finetune``, 150 steps), then the universal students again with 300
+steps (``finetune-long``: the budget of the two specialists together), and scores every model
+(teacher included) on the robustness grid ``hicd.degradations.GRID``; its report compares them
+over the grid::
 
     .venv/bin/python benchmarks/real_study.py --plan universal --out /tmp/hicd-study
     .venv/bin/python benchmarks/real_study.py --plan universal --report --out /tmp/hicd-study
@@ -245,8 +247,15 @@ PLANS: dict[str, list[tuple[str, list[str], list[str], list[str], list[int]]]] =
         ("finetune", ["sztaki"], ["resolution-x4"], ["none", "F"], SEEDS5),
         ("finetune", ["levir", "sztaki"], BOTH, ["feature", "logit", "hicd-v1"], [0, 1, 2]),
     ],
-    # one entry, so seed 0 of every model finishes first, then seed 1, then seed 2
-    "universal": [("finetune", ["levir"], [*BOTH, "mixed"], ["none", "F"], [0, 1, 2])],
+    # entries seed by seed, so every model of seed 0 finishes first, then seed 1, ...
+    "universal": [
+        entry
+        for seed in SEEDS5
+        for entry in (
+            ("finetune", ["levir"], [*BOTH, "mixed"], ["none", "F"], [seed]),
+            ("finetune-long", ["levir"], ["mixed"], ["none", "F"], [seed]),
+        )
+    ],
 }
 PLAN_SCORES: dict[str, list[str]] = {"universal": list(GRID)}
 """Settings every model of a plan is scored on besides its own (cached runs are scored on the
@@ -307,6 +316,8 @@ class Regime:
 
 REGIMES = {
     "finetune": Regime(from_teacher=True, steps=150, lr=5e-4, lr_warmup=10),
+    # twice the steps: the budget of the two specialists a universal student replaces
+    "finetune-long": Regime(from_teacher=True, steps=300, lr=5e-4, lr_warmup=10),
     "scratch": Regime(from_teacher=False, steps=300, lr=1e-3, lr_warmup=20),
 }
 
@@ -606,28 +617,35 @@ def report(out: Path, runs: list[dict] | None = None) -> str:
     return text
 
 
-UNIVERSAL_MODELS: list[tuple[str, str, str]] = [
-    # (name in the tables, setting trained on, configuration); the teacher comes first
-    ("none resolution-x4", "resolution-x4", "none"),
-    ("F resolution-x4", "resolution-x4", "F"),
-    ("none multi-x4", "multi-x4", "none"),
-    ("F multi-x4", "multi-x4", "F"),
-    ("universal none", "mixed", "none"),
-    ("universal F", "mixed", "F"),
+UNIVERSAL_MODELS: list[tuple[str, str, str, str]] = [
+    # (name in the tables, regime, setting trained on, configuration); the teacher comes first
+    ("none resolution-x4", "finetune", "resolution-x4", "none"),
+    ("F resolution-x4", "finetune", "resolution-x4", "F"),
+    ("none multi-x4", "finetune", "multi-x4", "none"),
+    ("F multi-x4", "finetune", "multi-x4", "F"),
+    ("universal none", "finetune", "mixed", "none"),
+    ("universal F", "finetune", "mixed", "F"),
+    ("universal none, 300 steps", "finetune-long", "mixed", "none"),
+    ("universal F, 300 steps", "finetune-long", "mixed", "F"),
 ]
-"""The models of the ``universal`` plan: specialists and universal students."""
+"""The models of the ``universal`` plan: specialists and universal students (150 fine-tuning
+steps like the specialists, or 300: the two specialists' budget together)."""
+
+UNIVERSAL_PAIRS = [
+    ("universal F", "universal none"),
+    ("universal F, 300 steps", "universal none, 300 steps"),
+]
+"""Each universal ``F`` student and the ``none`` student it is compared with."""
 
 
-def universal_models(
-    runs: list[dict], dataset: str = "levir", regime: str = "finetune"
-) -> dict[str, dict[int, dict]]:
+def universal_models(runs: list[dict], dataset: str = "levir") -> dict[str, dict[int, dict]]:
     """Model name -> seed -> run, for the teacher and every model of ``UNIVERSAL_MODELS``."""
     models = {
         "teacher": {
             r["seed"]: r for r in runs if r["role"] == "teacher" and r["dataset"] == dataset
         }
     }
-    for name, setting, label in UNIVERSAL_MODELS:
+    for name, regime, setting, label in UNIVERSAL_MODELS:
         key = config_key(resolve(label))
         models[name] = {
             r["seed"]: r
@@ -662,14 +680,14 @@ def _paired_row(title: str, first: dict[int, float], second: dict[int, float]) -
 
 def universal_report(runs: list[dict], grid: list[str] | None = None) -> str:
     """The ``universal`` plan's tables per split: F1 per model × grid setting with each model's
-    grid mean (mean ± std over seeds), and the paired differences over seeds of universal F −
-    each specialist (grid mean and the specialist's own setting) and universal F − universal
-    none (grid mean)."""
+    grid mean (mean ± std over seeds), and the paired differences over seeds of each universal
+    F − each specialist (grid mean and the specialist's own setting), universal F − universal
+    none (grid mean), and 300 − 150 steps."""
     grid = list(GRID) if grid is None else grid
     models = universal_models(runs)
     lines = [
-        f"Universal plan (levir, finetune): grid of {len(grid)} settings; F1 in %, mean over "
-        "seeds.",
+        f"Universal plan (levir, fine-tuned students): grid of {len(grid)} settings; F1 in %, "
+        "mean over seeds.",
         "",
     ]
     for split in ("test", "val"):
@@ -705,23 +723,28 @@ def universal_report(runs: list[dict], grid: list[str] | None = None) -> str:
             "| difference | seeds | mean | 95 % t-interval (seeds) | wins | per seed |",
             "|:---|---:|---:|---:|---:|:---|",
         ]
-        universal = models["universal F"]
-        for name, setting, _ in UNIVERSAL_MODELS[:4]:
+        for universal, baseline in UNIVERSAL_PAIRS:
+            if not models[universal]:
+                continue
+            for name, _, setting, _ in UNIVERSAL_MODELS[:4]:
+                lines.append(
+                    _paired_row(f"{universal} − {name}, grid mean", means[universal], means[name])
+                )
+                own = {
+                    label: {
+                        s: r[split][setting]["f1"] for s, r in by.items() if setting in r[split]
+                    }
+                    for label, by in (("u", models[universal]), ("s", models[name]))
+                }
+                lines.append(_paired_row(f"{universal} − {name}, on {setting}", *own.values()))
             lines.append(
-                _paired_row(f"universal F − {name}, grid mean", means["universal F"], means[name])
+                _paired_row(
+                    f"{universal} − {baseline}, grid mean", means[universal], means[baseline]
+                )
             )
-            own = {
-                label: {s: r[split][setting]["f1"] for s, r in by.items() if setting in r[split]}
-                for label, by in (("u", universal), ("s", models[name]))
-            }
-            lines.append(_paired_row(f"universal F − {name}, on {setting}", own["u"], own["s"]))
-        lines.append(
-            _paired_row(
-                "universal F − universal none, grid mean",
-                means["universal F"],
-                means["universal none"],
-            )
-        )
+        for long, short in zip(UNIVERSAL_PAIRS[1], UNIVERSAL_PAIRS[0], strict=True):
+            if models[long]:
+                lines.append(_paired_row(f"{long} − {short}, grid mean", means[long], means[short]))
         lines.append("")
     return "\n".join(lines)
 
@@ -779,7 +802,8 @@ def main() -> None:
         regimes = {name: dataclasses.replace(r, steps=4) for name, r in REGIMES.items()}
         plan = [(regime, list(DATASETS), ["multi-x4"], ["none", "hicd"], [0])]
         if args.plan:  # the plan's runs, first seed only
-            plan = [(*entry[:4], entry[4][:1]) for entry in PLANS[args.plan]]
+            first = PLANS[args.plan][0][4][0]
+            plan = [(*entry[:4], [first]) for entry in PLANS[args.plan] if first in entry[4]]
     elif args.plan:
         plan = PLANS[args.plan]
     elif args.datasets and args.configs:

@@ -1,5 +1,6 @@
 """The real-data study's configurations stay tied to the library's (no training here)."""
 
+import dataclasses
 import importlib.util
 import sys
 from pathlib import Path
@@ -67,19 +68,26 @@ def test_select_filters_students_and_keeps_their_teachers(study):
 def test_universal_plan_runs_seed_by_seed_and_scores_the_grid(study):
     from hicd.degradations import GRID
 
-    (entry,) = study.PLANS["universal"]
-    regime, datasets, settings, labels, seeds = entry
-    assert (regime, datasets, seeds) == ("finetune", ["levir"], [0, 1, 2])
-    assert settings == ["resolution-x4", "multi-x4", "mixed"] and labels == ["none", "F"]
+    plan = study.PLANS["universal"]
+    assert [entry[4] for entry in plan] == [[seed] for seed in range(5) for _ in range(2)]
+    for index, (regime, datasets, settings, labels, _) in enumerate(plan):
+        assert datasets == ["levir"] and labels == ["none", "F"]
+        if index % 2:  # the universal students again, with twice the steps
+            assert (regime, settings) == ("finetune-long", ["mixed"])
+        else:
+            assert (regime, settings) == ("finetune", ["resolution-x4", "multi-x4", "mixed"])
+    long, short = study.REGIMES["finetune-long"], study.REGIMES["finetune"]
+    assert long.steps == 2 * short.steps
+    assert dataclasses.replace(long, steps=short.steps) == short
     assert study.PLAN_SCORES["universal"] == list(GRID)
 
 
-def _run(study, role, seed, f1, setting=None, label=None):
+def _run(study, role, seed, f1, setting=None, label=None, regime="finetune"):
     scores = {name: {"f1": f1 + 0.01 * (name == setting)} for name in [*GRID_NAMES, "mixed"]}
     run = {"role": role, "dataset": "levir", "seed": seed, "test": scores, "val": scores}
     if role == "student":
         key = study.config_key(study.resolve(label))
-        run |= {"regime": "finetune", "setting": setting, "key": key, "label": label}
+        run |= {"regime": regime, "setting": setting, "key": key, "label": label}
     return run
 
 
@@ -90,12 +98,27 @@ def test_universal_report_tables_and_paired_differences(study):
     runs = []
     for seed in (0, 1, 2):
         runs.append(_run(study, "teacher", seed, 0.5))
-        for _, setting, label in study.UNIVERSAL_MODELS:
+        for _, regime, setting, label in study.UNIVERSAL_MODELS:
             base = 0.6 + (0.1 if setting == "mixed" else 0) + (0.02 if label == "F" else 0)
-            runs.append(_run(study, "student", seed, base + 0.001 * seed, setting, label))
+            base += 0.03 if regime == "finetune-long" else 0
+            runs.append(_run(study, "student", seed, base + 0.001 * seed, setting, label, regime))
     text = study.universal_report(runs, GRID_NAMES)
     assert text.count("| model | seeds | grid mean") == 2  # test and val
     assert "| universal F | 3 | 72.10 ± 0.10 |" in text
     assert "| universal F − universal none, grid mean | 3 | +2.00 |" in text
     assert "| universal F − F multi-x4, on multi-x4 | 3 | +9.00 |" in text
     assert "| universal F − none resolution-x4, grid mean | 3 | +11.75 |" in text
+    assert "| universal F, 300 steps | 3 | 75.10 ± 0.10 |" in text
+    assert "| universal F, 300 steps − universal none, 300 steps, grid mean | 3 | +2.00 |" in text
+    assert "| universal F, 300 steps − F multi-x4, on multi-x4 | 3 | +12.00 |" in text
+    assert "| universal F, 300 steps − universal F, grid mean | 3 | +3.00 |" in text
+    assert "| universal none, 300 steps − universal none, grid mean | 3 | +3.00 |" in text
+
+
+def test_universal_report_without_the_long_students(study):
+    runs = [_run(study, "teacher", 0, 0.5)]
+    for _, regime, setting, label in study.UNIVERSAL_MODELS:
+        if regime == "finetune":
+            runs.append(_run(study, "student", 0, 0.6, setting, label, regime))
+    text = study.universal_report(runs, GRID_NAMES)
+    assert "300 steps" not in text and "| universal F − universal none, grid mean | 1 |" in text
