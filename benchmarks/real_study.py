@@ -664,6 +664,11 @@ def _grid_mean(run: dict, split: str, grid: list[str]) -> float | None:
     return statistics.mean(scores[setting]["f1"] for setting in grid)
 
 
+def _f1s(by_seed: dict[int, dict], split: str, setting: str) -> dict[int, float]:
+    """Seed -> F1 of one model on one setting (seeds not scored on it left out)."""
+    return {seed: r[split][setting]["f1"] for seed, r in by_seed.items() if setting in r[split]}
+
+
 def _paired_row(title: str, first: dict[int, float], second: dict[int, float]) -> str:
     seeds = sorted(set(first) & set(second))
     if not seeds:
@@ -713,7 +718,7 @@ def universal_report(runs: list[dict], grid: list[str] | None = None) -> str:
             summary = f"{_pct(statistics.mean(values))} ± {spread}" if values else "–"
             cells = []
             for setting in grid:
-                f1s = [r[split][setting]["f1"] for r in by_seed.values() if setting in r[split]]
+                f1s = _f1s(by_seed, split, setting).values()
                 cells.append(_pct(statistics.mean(f1s)) if f1s else "–")
             lines.append(f"| {name} | {len(by_seed)} | {summary} | " + " | ".join(cells) + " |")
         lines += [
@@ -730,13 +735,8 @@ def universal_report(runs: list[dict], grid: list[str] | None = None) -> str:
                 lines.append(
                     _paired_row(f"{universal} − {name}, grid mean", means[universal], means[name])
                 )
-                own = {
-                    label: {
-                        s: r[split][setting]["f1"] for s, r in by.items() if setting in r[split]
-                    }
-                    for label, by in (("u", models[universal]), ("s", models[name]))
-                }
-                lines.append(_paired_row(f"{universal} − {name}, on {setting}", *own.values()))
+                own = [_f1s(models[model], split, setting) for model in (universal, name)]
+                lines.append(_paired_row(f"{universal} − {name}, on {setting}", *own))
             lines.append(
                 _paired_row(
                     f"{universal} − {baseline}, grid mean", means[universal], means[baseline]
