@@ -28,9 +28,11 @@ class DistillationOutput:
     """What :meth:`Distiller.forward` returns.
 
     Attributes:
-        loss: the weighted total ``L_CD + scale·Σ module totals``, to back-propagate.
+        loss: the weighted total ``L_CD + scale·Σ module totals``, to back-propagate; for an
+            unlabelled pair (no mask) ``scale·Σ module totals`` alone.
         terms: every unweighted term by name (``"cd"``, ``"sfd/self_t1/l0"``, ...) and each
-            module's weighted total (``"sfd"``, ``"cfd"``, ``"feature"``, ``"logit"``).
+            module's weighted total (``"sfd"``, ``"cfd"``, ``"feature"``, ``"logit"``); no
+            ``"cd"`` for an unlabelled pair.
         weights: the factor of each unweighted distillation term in the module totals.
         student: the student's output on the degraded pair.
         teacher: the teacher's output on the clean pair (None for method ``none``).
@@ -119,7 +121,7 @@ class Distiller(nn.Module):
         clean_t2: Tensor | None,
         degraded_t1: Tensor,
         degraded_t2: Tensor,
-        mask: Tensor,
+        mask: Tensor | None,
         scale: float = 1.0,
     ) -> DistillationOutput:
         """One training step's loss on the same crop: clean pair → teacher, degraded → student.
@@ -127,9 +129,16 @@ class Distiller(nn.Module):
         Args:
             clean_t1, clean_t2: clean B×C×H×W images (unused, may be None, for method ``none``).
             degraded_t1, degraded_t2: degraded B×C×H×W images of the same crop.
-            mask: B×H×W (or B×1×H×W) change labels, ``loss.ignore_index`` where unknown.
+            mask: B×H×W (or B×1×H×W) change labels, ``loss.ignore_index`` where unknown; None
+                for unlabelled pairs: the task loss is not computed and ``loss`` is
+                ``scale·Σ module totals`` (refused for method ``none``, which has no such term).
             scale: factor of the distillation terms in ``loss`` (a warm-up ramp).
         """
+        if mask is None and not self.objective.needs_teacher:
+            raise ConfigError(
+                f"distillation.method: {self.config.method!r} has no label-free term; "
+                "unlabelled pairs (no mask) need a distillation method"
+            )
         teacher_out = None
         if self.objective.needs_teacher:
             if clean_t1 is None or clean_t2 is None:
@@ -140,10 +149,13 @@ class Distiller(nn.Module):
             with torch.no_grad():
                 teacher_out = self.teacher_forward(clean_t1, clean_t2)
         student_out: ChangeOutput = self.student(degraded_t1, degraded_t2)
-        terms = self.loss(student_out.logits, mask)
         distilled = self.objective(student_out, teacher_out)
-        terms |= distilled.terms
-        loss = terms["cd"] + scale * distilled.total
+        if mask is None:
+            terms = dict(distilled.terms)
+            loss = scale * distilled.total
+        else:
+            terms = self.loss(student_out.logits, mask) | distilled.terms
+            loss = terms["cd"] + scale * distilled.total
         return DistillationOutput(loss, terms, student_out, teacher_out, distilled.weights)
 
     def teacher_forward(self, t1: Tensor, t2: Tensor) -> ChangeOutput:
