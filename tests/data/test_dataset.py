@@ -104,6 +104,19 @@ def test_multiband_geotiff(tmp_path: Path, png_writer) -> None:
     assert sample["t1"].min() >= 0 and sample["t1"].max() <= 1
 
 
+def test_check_sizes_reads_headers_of_png_and_geotiff(tmp_path: Path, png_writer) -> None:
+    rng = np.random.default_rng(0)
+    write_geotiff(tmp_path / "A" / "s2.tif", rng.integers(0, 10000, (6, 16, 24), np.uint16))
+    write_geotiff(tmp_path / "B" / "s2.tif", rng.integers(0, 10000, (6, 16, 24), np.uint16))
+    png_writer(tmp_path / "A" / "rgb.png", np.zeros((8, 12, 3), np.uint8))
+    png_writer(tmp_path / "B" / "rgb.png", np.zeros((8, 12, 3), np.uint8))
+    dataset = BitemporalDataset(tmp_path, labels=False)
+    dataset.check_sizes()
+    png_writer(tmp_path / "B" / "rgb.png", np.zeros((8, 10, 3), np.uint8))
+    with pytest.raises(DataError, match=r"B/rgb\.png: size 10×8 differs from its partner"):
+        BitemporalDataset(tmp_path, labels=False).check_sizes()
+
+
 def test_collate_keeps_names_and_stacks_tensors(generic_dataset) -> None:
     dataset = BitemporalDataset(generic_dataset())
     batch = collate_samples([dataset[0], dataset[1]])

@@ -15,6 +15,7 @@ from hicd.data.io import (
     ValueScale,
     date_scales,
     read_image,
+    read_image_size,
     read_label,
     scaled_image,
 )
@@ -102,6 +103,16 @@ class PairDataset(Dataset[Sample]):
         if self.transform is not None:
             sample = self.transform(sample)
         return sample
+
+    def check_sizes(self) -> None:
+        """Check that the two images of every pair have one size, from the files' headers (no
+        pixels decoded); the error names the first file that differs from its partner."""
+        for pair in self.pairs:
+            (h1, w1), (h2, w2) = read_image_size(pair.t1), read_image_size(pair.t2)
+            if (h1, w1) != (h2, w2):
+                raise DataError(
+                    f"{pair.t2}: size {w2}×{h2} differs from its partner {pair.t1} ({w1}×{h1})"
+                )
 
     def read_pair(self, pair: PairFiles) -> Sample:
         """Read one pair from disk and check that its parts agree."""

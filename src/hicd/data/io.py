@@ -52,6 +52,30 @@ def read_image(path: str | Path) -> np.ndarray:
     return array
 
 
+def read_image_size(path: str | Path) -> tuple[int, int]:
+    """An image's (height, width) from its header, without decoding the pixels."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    if path.suffix.lower() in RASTERIO_SUFFIXES:
+        import rasterio
+        from rasterio.errors import NotGeoreferencedWarning, RasterioError
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                with rasterio.open(path) as dataset:
+                    return dataset.height, dataset.width
+        except RasterioError as error:
+            raise DataError(f"{path}: unreadable raster ({error})") from error
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise DataError(f"{path}: unreadable image ({error})") from error
+    return height, width
+
+
 def _read_with_pillow(path: Path) -> np.ndarray:
     try:
         with warnings.catch_warnings():
