@@ -8,10 +8,10 @@ overridden on the command line. A run folder (``trainer.default_root_dir``, by d
 ``checkpoints/last.ckpt`` (latest validated state; ``--ckpt_path last`` resumes from it) and one ``version_N/`` per invocation with the resolved
 ``config.yaml``, ``metrics.csv`` and TensorBoard events. See ``docs/training.md``.
 
-Files named in the config (backbone weights, teacher checkpoint, data root, ``--ckpt_path``) are
-checked before anything is built, and hicd's own errors from building the modules reach
-``hicd.cli.main`` unwrapped, so a bad config gives one line naming the option. Checkpoints are
-loaded with ``weights_only=True`` (no code from the file runs).
+Files named in the config (backbone weights, teacher checkpoint, data root, unlabelled root,
+``--ckpt_path``) are checked before anything is built, and hicd's own errors from building the
+modules reach ``hicd.cli.main`` unwrapped, so a bad config gives one line naming the option.
+Checkpoints are loaded with ``weights_only=True`` (no code from the file runs).
 """
 
 from __future__ import annotations
@@ -61,6 +61,10 @@ PATH_OPTIONS = {
     ),
     "model.init_args.teacher_checkpoint": ((None,), "; give the stage-1 checkpoint"),
     "data.root": ((None,), ""),  # unused by kind synthetic
+    "data.unlabelled_root": (
+        (None,),
+        "; give a folder with A/ and B/ (unlabelled pairs), or leave the option out",
+    ),
 }
 CKPT_PATH_NAMES = ("best", "last", "hpc", "registry")
 """``--ckpt_path`` values Lightning resolves itself (``registry:...`` too)."""

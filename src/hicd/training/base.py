@@ -16,6 +16,7 @@ from torchmetrics import MeanMetric
 
 from hicd.data import IGNORE_INDEX
 from hicd.data.tiling import Tiling
+from hicd.errors import ConfigError
 from hicd.evaluation import ChangeMetrics
 from hicd.inference.tiled import predict_change_probability
 from hicd.models import ChangeDetectionModel
@@ -93,6 +94,19 @@ class ChangeModule(LightningModule):
     def run_name(cls, init_args: Mapping[str, Any]) -> str:
         """Folder name of a run with these init arguments (default run folder of the CLI)."""
         return cls.role
+
+    def check_unlabelled(self) -> None:
+        """Called when training with ``data.unlabelled_root``: raise ``ConfigError`` unless this
+        module can learn from unlabelled pairs (a teacher cannot: it learns from labels)."""
+        raise ConfigError(
+            f"data.unlabelled_root: a {self.role} learns from labels alone; unlabelled pairs "
+            "train students by distillation (leave data.unlabelled_root out)"
+        )
+
+    def setup(self, stage: str) -> None:
+        datamodule = self.trainer.datamodule if self._trainer is not None else None
+        if stage == "fit" and getattr(datamodule, "unlabelled_root", None) is not None:
+            self.check_unlabelled()
 
     # -- logging helpers ----------------------------------------------------------------------
 

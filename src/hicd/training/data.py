@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.pytorch import LightningDataModule
-from torch.utils.data import DataLoader, Dataset, Subset
+from lightning.pytorch.utilities import CombinedLoader
+from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 from hicd.data import BANDON, LEVIRCD, SVCD, BitemporalDataset, collate_samples, training_transform
 from hicd.data.synthetic import SyntheticChangeDataset, split_indices
-from hicd.errors import ConfigError
+from hicd.errors import ConfigError, DataError, cwd_note
 from hicd.training.config import as_config
 
 Sample = dict[str, Any]
@@ -27,6 +29,18 @@ FILE_DATASETS: dict[str, Callable[..., Dataset]] = {
 """Dataset kinds read from ``root``: each is called as ``cls(root, split, **dataset_options)``."""
 
 DATASET_KINDS = ("synthetic", *FILE_DATASETS)
+
+LABELLED, UNLABELLED = "labelled", "unlabelled"
+"""Keys of a training batch when ``data.unlabelled_root`` is set: ``{LABELLED: batch,
+UNLABELLED: batch}``."""
+UNLABELLED_SPLIT = "train"
+"""``unlabelled_root/list/train.txt``, if present, restricts the unlabelled pairs to its names."""
+UNLABELLED_OPTIONS = ("bands", "value_scale")
+"""The ``dataset_options`` that also apply to the unlabelled pairs (how their pixels are read)."""
+UNLABELLED_LAYOUT = (
+    "data.unlabelled_root takes A/ and B/ with one image of each name in both, the two of a "
+    "pair the same size (list/train.txt, if present, picks the names)"
+)
 
 
 @dataclass
@@ -73,6 +87,26 @@ class _Cached(Dataset):
         return self.samples[index]
 
 
+class _Draws(Sampler[int]):
+    """``count`` random indices of ``size`` samples per epoch: shuffled passes over all of them,
+    cut at ``count`` (every sample once before any twice, within an epoch)."""
+
+    def __init__(self, size: int, count: int) -> None:
+        self.size, self.count = size, count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[int]:
+        # Seeded from torch's global generator, as RandomSampler is (seed_everything fixes it).
+        seed = int(torch.empty((), dtype=torch.int64).random_().item())
+        generator = torch.Generator().manual_seed(seed)
+        draws: list[int] = []
+        while len(draws) < self.count:
+            draws += torch.randperm(self.size, generator=generator).tolist()
+        return iter(draws[: self.count])
+
+
 class _Transformed(Dataset):
     """Applies ``transform`` to the samples of ``dataset``."""
 
@@ -114,6 +148,14 @@ class ChangeDataModule(LightningDataModule):
         synthetic: pairs per split, image size and seed of the ``synthetic`` kind.
         dataset_options: further keyword arguments of the dataset class (e.g. ``bands``,
             ``value_scale``, ``ignore_value``).
+        unlabelled_root: a folder of unlabelled pairs for label-free distillation (students
+            only): ``A/`` and ``B/`` with the same file names, no ``label/``; an optional
+            ``list/train.txt`` restricts the names. Each training step then gets a batch
+            ``{"labelled": ..., "unlabelled": ...}`` (Lightning's ``CombinedLoader``, mode
+            ``min_size``): the unlabelled batch has the same size and training transform
+            (crops, flips, rotations, date swap; cached with ``cache_images``), and an epoch
+            stays one pass over the labelled crops: the unlabelled loader draws as many crops
+            per epoch, in shuffled passes over its pairs. Validation and test are unchanged.
     """
 
     def __init__(
@@ -135,6 +177,7 @@ class ChangeDataModule(LightningDataModule):
         cache_images: bool = False,
         synthetic: SyntheticConfig | None = None,
         dataset_options: dict[str, Any] | None = None,
+        unlabelled_root: str | None = None,
     ) -> None:
         super().__init__()
         if kind not in DATASET_KINDS:
@@ -165,22 +208,28 @@ class ChangeDataModule(LightningDataModule):
         self.cache_images = cache_images
         self.synthetic = as_config(SyntheticConfig, synthetic, "data.synthetic")
         self.dataset_options = dict(dataset_options or {})
+        if unlabelled_root is not None:
+            check_unlabelled_root(unlabelled_root)
+        self.unlabelled_root = unlabelled_root
         self.datasets: dict[str, Dataset] = {}
 
     def dataset(self, role: str) -> Dataset:
-        """The dataset of ``role`` (``train``, ``val`` or ``test``), built on first use."""
+        """The dataset of ``role`` (``train``, ``val``, ``test`` or ``unlabelled``), built on
+        first use."""
         if role not in self.datasets:
             dataset = self._build(role)
-            if role == "train":
+            if role in ("train", UNLABELLED):
                 if self.cache_images:
                     dataset = _Cached(dataset)
-                if self.crops_per_image > 1:
+                if role == "train" and self.crops_per_image > 1:
                     dataset = _Repeated(dataset, self.crops_per_image)
                 dataset = _Transformed(dataset, self.train_transform)
             self.datasets[role] = dataset
         return self.datasets[role]
 
     def _build(self, role: str) -> Dataset:
+        if role == UNLABELLED:
+            return self._build_unlabelled()
         split = self.splits[role]
         if self.kind != "synthetic":
             return FILE_DATASETS[self.kind](self.root, split, **self.dataset_options)
@@ -198,17 +247,42 @@ class ChangeDataModule(LightningDataModule):
         )
         return Subset(scenes, split_indices(counts)[split])
 
+    def _build_unlabelled(self) -> BitemporalDataset:
+        """The pairs of ``unlabelled_root`` (masks all 255), checked: partners and sizes."""
+        root = Path(self.unlabelled_root)
+        split = UNLABELLED_SPLIT if (root / "list" / f"{UNLABELLED_SPLIT}.txt").is_file() else None
+        options = {k: v for k, v in self.dataset_options.items() if k in UNLABELLED_OPTIONS}
+        try:
+            dataset = BitemporalDataset(root, split, labels=False, **options)
+            dataset.check_sizes()
+        except DataError as error:
+            raise ConfigError(f"data.unlabelled_root: {error}; {UNLABELLED_LAYOUT}") from error
+        return dataset
+
     def setup(self, stage: str) -> None:
         roles = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}
         for role in roles.get(stage, ()):
             self.dataset(role)
+        if stage == "fit" and self.unlabelled_root is not None:
+            self.dataset(UNLABELLED)
 
-    def train_dataloader(self) -> DataLoader:
+    def train_dataloader(self) -> DataLoader | CombinedLoader:
+        """Labelled training crops; with ``unlabelled_root``, ``{"labelled": batch,
+        "unlabelled": batch}`` per step (one epoch: one pass over the labelled crops)."""
         dataset = self.dataset("train")
         # A last batch of one crop would break BatchNorm.
-        return self._loader(
-            dataset, self.batch_size, shuffle=True, drop_last=len(dataset) > self.batch_size
+        drop_last = len(dataset) > self.batch_size
+        labelled = self._loader(dataset, self.batch_size, shuffle=True, drop_last=drop_last)
+        if self.unlabelled_root is None:
+            return labelled
+        unlabelled = self.dataset(UNLABELLED)
+        # As many unlabelled crops per epoch as labelled ones, so both loaders have one length
+        # and min_size never cuts the labelled pass short (nor cycles a stale iterator).
+        draws = _Draws(len(unlabelled), len(dataset))
+        unlabelled_loader = self._loader(
+            unlabelled, self.batch_size, sampler=draws, drop_last=drop_last
         )
+        return CombinedLoader({LABELLED: labelled, UNLABELLED: unlabelled_loader}, "min_size")
 
     def val_dataloader(self) -> DataLoader:
         return self._eval_loader(self.dataset("val"))
@@ -238,4 +312,19 @@ class ChangeDataModule(LightningDataModule):
             pin_memory=torch.cuda.is_available(),
             persistent_workers=self.num_workers > 0,
             **kwargs,
+        )
+
+
+def check_unlabelled_root(root: str) -> None:
+    """Raise ``ConfigError`` when ``data.unlabelled_root`` is missing or holds labels."""
+    path = Path(root)
+    if not path.is_dir():
+        raise ConfigError(
+            f"data.unlabelled_root: {root} not found{cwd_note(root)}; give a folder with A/ and "
+            "B/ (unlabelled pairs), or leave the option out"
+        )
+    if (path / "label").exists():
+        raise ConfigError(
+            f"data.unlabelled_root: {root} has labels ({path / 'label'}): give labelled pairs "
+            "through data.root; unlabelled_root takes A/ and B/ only"
         )

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from hicd.degradations import DegradationSetting, Degrader
-from hicd.distillation import METHODS, DistillationConfig, Distiller
+from hicd.distillation import METHODS, DistillationConfig, DistillationOutput, Distiller
 from hicd.distillation.batchnorm import recalibrate_batchnorm
 from hicd.errors import ConfigError
 from hicd.models import ChangeDetectionModel
@@ -22,6 +22,7 @@ from hicd.models.encoders import IMAGENET
 from hicd.models.losses import TaskLossConfig
 from hicd.training.base import Batch, ChangeModule, batch_size_of
 from hicd.training.config import NetworkConfig, OptimConfig, as_config, check_path
+from hicd.training.data import LABELLED, UNLABELLED
 
 
 class StudentModule(ChangeModule):
@@ -31,6 +32,10 @@ class StudentModule(ChangeModule):
     one) adds ``student_t1``/``student_t2``: the same crop with one date degraded by
     ``degradation`` with fresh random parameters per sample (the date: the setting's own, e.g.
     ``resolution-x4@t1``, else ``degraded_date``; ``mixed`` draws it per sample). The teacher sees ``t1``/``t2``.
+    With ``data.unlabelled_root`` a training batch is ``{"labelled": ..., "unlabelled": ...}``:
+    both parts are degraded alike; the labelled one trains as above (L_CD + scale·distillation),
+    the unlabelled one adds ``unlabelled_weight·scale·distillation`` with no task loss (its
+    terms are logged as ``train/unlabelled/<term>``).
     Validation and test degrade the whole images deterministically (``degradation_seed`` and
     the image names), so every epoch scores the same inputs. Degraded images are rounded to the
     batch's ``levels`` (the source's integer levels), exactly as ``hicd evaluate`` and
@@ -54,6 +59,7 @@ class StudentModule(ChangeModule):
         loss: the change-detection loss L_CD on the degraded pairs.
         crop_size: training crop size (set by the CLI from ``data.crop_size``).
         eval_tile: validation/test window (set by the CLI from ``data.eval_tile``).
+        unlabelled_weight: factor of the unlabelled batches' loss (with ``data.unlabelled_root``).
     """
 
     role = "student"
@@ -71,11 +77,15 @@ class StudentModule(ChangeModule):
         loss: TaskLossConfig | None = None,
         crop_size: int | None = None,
         eval_tile: int | None = None,
+        unlabelled_weight: float = 1.0,
     ) -> None:
         super().__init__(optim, crop_size, eval_tile)
         self._save_plain_hyperparameters()
         if degraded_date not in ("t1", "t2"):
             raise ConfigError(f"model.degraded_date: must be 't1' or 't2', got {degraded_date!r}")
+        if not unlabelled_weight >= 0:
+            raise ConfigError(f"model.unlabelled_weight: must be >= 0, got {unlabelled_weight}")
+        self.unlabelled_weight = float(unlabelled_weight)
         self.distillation = as_config(DistillationConfig, distillation, "model.distillation")
         self.task_loss = as_config(TaskLossConfig, loss, "model.loss")
         self.setting = DegradationSetting.parse(degradation)
@@ -163,7 +173,16 @@ class StudentModule(ChangeModule):
         return {**batch, "student_t1": t1, "student_t2": t2, "degradation": records}
 
     def on_after_batch_transfer(self, batch: Batch, dataloader_idx: int) -> Batch:
+        if UNLABELLED in batch:  # {"labelled": ..., "unlabelled": ...}: degrade both alike
+            return {part: self.degrade(pairs) for part, pairs in batch.items()}
         return self.degrade(batch)
+
+    def check_unlabelled(self) -> None:
+        if not METHODS[self.distillation.method].needs_teacher:
+            raise ConfigError(
+                "data.unlabelled_root needs a distillation method; method "
+                f"{self.distillation.method!r} has no label-free term"
+            )
 
     # -- steps --------------------------------------------------------------------------------
 
@@ -175,6 +194,8 @@ class StudentModule(ChangeModule):
         """Re-estimate the teacher's BatchNorm statistics on clean training batches (the random
         state is restored afterwards, so training sees the same crops as without this)."""
         loader = self.trainer.train_dataloader
+        if isinstance(loader, Mapping):  # with data.unlabelled_root: the labelled loader
+            loader = loader[LABELLED]
         wanted = self.distillation.recalibrate_batches
 
         def pairs():
@@ -212,19 +233,25 @@ class StudentModule(ChangeModule):
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         scale = self.distillation_scale(self.global_step)
-        out = self.distiller(
-            batch["t1"],
-            batch["t2"],
-            batch["student_t1"],
-            batch["student_t2"],
-            batch["mask"],
-            scale=scale,
-        )
-        terms = out.terms
+        labelled = batch[LABELLED] if UNLABELLED in batch else batch
+        out = self._distil(labelled, labelled["mask"], scale)
+        loss, terms = out.loss, dict(out.terms)
+        if UNLABELLED in batch:
+            # No labels: the distillation terms alone (the task loss is never computed).
+            free = self._distil(batch[UNLABELLED], None, scale)
+            loss = loss + self.unlabelled_weight * free.loss
+            terms |= {f"{UNLABELLED}/{name}": value for name, value in free.terms.items()}
+            terms[f"{UNLABELLED}/loss"] = free.loss
         if self.distillation.warmup_steps > 0:
-            terms = {**terms, "distill_scale": out.loss.new_tensor(scale)}
-        self.log_loss(out.loss, terms, batch_size_of(batch))
-        return out.loss
+            terms["distill_scale"] = loss.new_tensor(scale)
+        self.log_loss(loss, terms, batch_size_of(labelled))
+        return loss
+
+    def _distil(self, batch: Batch, mask: Tensor | None, scale: float) -> DistillationOutput:
+        """The Distiller on one degraded batch; ``mask`` None: an unlabelled one."""
+        return self.distiller(
+            batch["t1"], batch["t2"], batch["student_t1"], batch["student_t2"], mask, scale=scale
+        )
 
     def eval_pair(self, batch: Batch) -> tuple[Tensor, Tensor]:
         return batch["student_t1"], batch["student_t2"]
