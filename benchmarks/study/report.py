@@ -1,0 +1,176 @@
+"""The study's tables, computed from the committed records alone (no training, no checkpoint)."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+from . import records
+from .configs import CANDIDATES, RECIPES, base_label, label_hash, labels, uses_unlabelled
+from .folds import folds_of
+from .statistics import (
+    Comparison,
+    best_by_validation,
+    choose_variant,
+    compare,
+    mean_f1,
+    pairs,
+    pooled_f1,
+    students,
+)
+
+Record = records.Record
+SPLIT_TITLES = {
+    "test": "held-out tiles (one per fold)",
+    "crops": "the 9 crops outside every tile (scored by every fold)",
+    "val": "validation blocks",
+}
+
+
+def _pct(value: float) -> str:
+    return "–" if value is None or math.isnan(value) else f"{100 * value:.2f}"
+
+
+def _signed(value: float) -> str:
+    return "–" if math.isnan(value) else f"{100 * value:+.2f}"
+
+
+def _interval(low: float, high: float) -> str:
+    return "–" if math.isnan(low) else f"[{100 * low:+.2f}, {100 * high:+.2f}]"
+
+
+def _labels_present(runs: list[Record], dataset: str, setting: str, recipe: str) -> list[str]:
+    present = {
+        r["config_hash"] for r in runs
+        if r["role"] == "student" and r["dataset"] == dataset and r["setting"] == setting
+        and r["regime"] == recipe
+    }  # fmt: skip
+    return [label for label in labels() if label_hash(label) in present]
+
+
+def comparison_row(title: str, split: str, result: Comparison) -> str:
+    return (
+        f"| {title} | {split} | {result.n_pairs} | {result.n_folds} | {_signed(result.mean)} | "
+        f"{_interval(result.low, result.high)} | "
+        f"{'–' if math.isnan(result.low) else f'{100 * result.half_width:.2f}'} | "
+        f"{_interval(result.boot_low, result.boot_high)} | {result.wins}/{result.n_pairs} |"
+    )
+
+
+def dataset_report(runs: list[Record], dataset: str, setting: str) -> list[str]:
+    splits = [s for s in ("test", "crops", "val") if dataset == "levir" or s != "crops"]
+    lines = [f"## {dataset}, {setting}", ""]
+    teachers = [r for r in runs if r["role"] == "teacher" and r["dataset"] == dataset]
+    header = " | ".join(f"{s} F1 pooled | {s} F1 per run" for s in splits)
+    lines += [
+        f"| model | runs | folds | seeds | {header} |",
+        "|:---|---:|---:|---:|" + "---:|" * (2 * len(splits)),
+    ]
+    for shown in ("clean", setting):
+        cells = [
+            f"{_pct(pooled_f1(teachers, s, shown))} | {_pct(mean_f1(teachers, s, shown))}"
+            for s in splits
+        ]
+        lines.append(
+            f"| teacher on {shown} | {len(teachers)} | {len({t['fold'] for t in teachers})} | "
+            f"{len({t['seed'] for t in teachers})} | " + " | ".join(cells) + " |"
+        )
+    models: dict[tuple[str, str], list[Record]] = {}
+    for recipe in RECIPES:
+        for label in _labels_present(runs, dataset, setting, recipe):
+            group = students(runs, dataset, setting, recipe, label)
+            models[(recipe, label)] = group
+            cells = [
+                f"{_pct(pooled_f1(group, s, setting))} | {_pct(mean_f1(group, s, setting))}"
+                for s in splits
+            ]
+            lines.append(
+                f"| {recipe} {label} | {len(group)} | {len({r['fold'] for r in group})} | "
+                f"{len({r['seed'] for r in group})} | " + " | ".join(cells) + " |"
+            )
+    lines += ["", "Paired differences of F1 (percentage points; runs paired by fold, seed and "
+              "teacher; t-interval over the per-fold means of the seed-averaged differences, "
+              "df = folds − 1; bootstrap over 256² cells within folds):", "",
+              "| comparison | split | pairs | folds | mean | 95 % t (folds) | half-width | "
+              "95 % bootstrap (cells) | better |",
+              "|:---|:---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    comparisons: list[tuple[str, tuple[str, str], tuple[str, str]]] = []
+    for recipe in RECIPES:
+        for label in _labels_present(runs, dataset, setting, recipe):
+            if label != "none" and (recipe, "none") in models:
+                comparisons.append((f"{recipe}: {label} − none", (recipe, label), (recipe, "none")))
+            if uses_unlabelled(label) and (recipe, base_label(label)) in models:
+                comparisons.append(
+                    (f"{recipe}: {label} − {base_label(label)}", (recipe, label),
+                     (recipe, base_label(label)))
+                )  # fmt: skip
+    undistilled = best_by_validation(
+        runs, "levir", "multi-x4", [f.name for f in folds_of("levir")],
+        [(r, "none") for r in RECIPES],
+    )  # fmt: skip
+    choice, _ = choose_variant(runs, "levir", "multi-x4", [f.name for f in folds_of("levir")])
+    distilled = choice or best_by_validation(
+        runs, "levir", "multi-x4", [f.name for f in folds_of("levir")],
+        [(r, "hicd") for r in RECIPES],
+    )  # fmt: skip
+    if undistilled and distilled and undistilled in models and distilled in models:
+        comparisons.append(
+            (f"best distilled ({' '.join(distilled)}) − best undistilled "
+             f"({' '.join(undistilled)})", distilled, undistilled)
+        )  # fmt: skip
+    if ("scratch", "none") in models and ("finetune", "none") in models:
+        comparisons.append(("none: finetune − scratch", ("finetune", "none"), ("scratch", "none")))
+    for split in splits:
+        for title, a, b in comparisons:
+            found = pairs(models[a], models[b])
+            if found:
+                result = compare(found, split, setting, shared_cells=split == "crops")
+                lines.append(comparison_row(title, split, result))
+    lines.append("")
+    return lines
+
+
+def choice_report(runs: list[Record]) -> list[str]:
+    folds = [f.name for f in folds_of("levir")]
+    choice, scores = choose_variant(runs, "levir", "multi-x4", folds)
+    lines = [
+        "## Variant chosen on validation (LEVIR-CD multi ×4, mean validation F1 over all folds, "
+        "seeds 0–1)", "", "| recipe | candidate | mean validation F1 |", "|:---|:---|---:|",
+    ]  # fmt: skip
+    for (recipe, label), value in scores.items():
+        lines.append(
+            f"| {recipe} | {label} | {_pct(value) if value is not None else 'incomplete'} |"
+        )
+    lines += [
+        "",
+        f"Chosen: {' '.join(choice)}." if choice else
+        f"Not chosen yet: every candidate ({', '.join(CANDIDATES)}) needs all its runs.",
+        "",
+    ]  # fmt: skip
+    return lines
+
+
+def report(runs: list[Record], budget_name: str = "cpu") -> str:
+    """Every table of the records of one budget (``cpu``: this machine's plan; ``gpu``)."""
+    runs = [r for r in runs if r.get("budget_name") == budget_name]
+    machines = Counter(f"{r['machine']['cpu']}, torch {r['machine']['torch']}, "
+                       f"{r['machine']['device']}" for r in runs)  # fmt: skip
+    hours = sum(r["seconds"] + r.get("score_seconds", 0) for r in runs) / 3600
+    lines = [
+        f"# Cross-validated study, budget `{budget_name}`",
+        "",
+        f"Records: {sum(r['role'] == 'student' for r in runs)} students, "
+        f"{sum(r['role'] == 'teacher' for r in runs)} teachers; {hours:.2f} h of training and "
+        "scoring (sum over runs). Machines: "
+        + "; ".join(f"{m} ({n} runs)" for m, n in machines.items())
+        + ".",
+        "",
+        "F1 of the change class in %. *Pooled*: one confusion matrix over every fold's images "
+        "per seed, mean over seeds; *per run*: mean of the runs' own F1.",
+        "",
+    ]
+    lines += choice_report(runs)
+    present = sorted({(r["dataset"], r["setting"]) for r in runs if r["role"] == "student"})
+    for dataset, setting in present:
+        lines += dataset_report(runs, dataset, setting)
+    return "\n".join(lines)

@@ -1,0 +1,210 @@
+"""What the study can see: paired differences, intervals over folds, a cell bootstrap.
+
+For a comparison ``A − B`` on one split and setting, every (fold, seed) where both models have a
+record trained against the same teacher gives one paired difference of F1 (each F1 from one
+confusion matrix over the fold's images). The primary interval is a Student-t interval over the
+per-fold means of the seed-averaged differences (df = folds − 1); the secondary one is a
+percentile bootstrap that resamples 256² cells within each fold (the same resample for both
+models and every seed), recomputing each F1 from summed counts. The interval's half-width is
+the study's resolution for that comparison.
+"""
+
+from __future__ import annotations
+
+import statistics as stats
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from hicd.evaluation.statistics import t_interval
+
+from . import records
+from .configs import CANDIDATES, CHOICE_SEEDS, RECIPES, label_hash
+
+Record = records.Record
+
+
+def run_f1(record: Record, split: str, setting: str) -> float:
+    return records.f1(records.counts(record["scores"][split][setting]))
+
+
+def students(
+    runs: Iterable[Record], dataset: str, setting: str, regime: str, label: str
+) -> list[Record]:
+    key = label_hash(label)
+    return [
+        r for r in runs
+        if r["role"] == "student" and r["dataset"] == dataset and r["setting"] == setting
+        and r["regime"] == regime and r["config_hash"] == key
+    ]  # fmt: skip
+
+
+@dataclass
+class Pair:
+    fold: str
+    seed: int
+    a: Record
+    b: Record
+
+
+def pairs(first: list[Record], second: list[Record]) -> list[Pair]:
+    """Runs of two models matched by fold, seed and teacher (the first teacher, in sorted
+    order, that both have for a fold and seed)."""
+    index: dict[tuple, Record] = {(r["fold"], r["seed"], r["teacher"]): r for r in second}
+    found: dict[tuple[str, int], Pair] = {}
+    for run in sorted(first, key=lambda r: (r["fold"], r["seed"], r["teacher"])):
+        other = index.get((run["fold"], run["seed"], run["teacher"]))
+        if other is not None and (run["fold"], run["seed"]) not in found:
+            found[(run["fold"], run["seed"])] = Pair(run["fold"], run["seed"], run, other)
+    return sorted(found.values(), key=lambda p: (p.fold, p.seed))
+
+
+@dataclass
+class Comparison:
+    """The statistics of one paired comparison on one split and setting."""
+
+    n_pairs: int
+    n_folds: int
+    mean: float
+    low: float
+    high: float
+    boot_low: float
+    boot_high: float
+    wins: int
+    per_fold: dict[str, float]
+
+    @property
+    def half_width(self) -> float:
+        return (self.high - self.low) / 2
+
+
+def _f1(counts: np.ndarray) -> np.ndarray:
+    tp, fp, fn = counts[..., 0], counts[..., 1], counts[..., 3]
+    denominator = 2 * tp + fp + fn
+    return np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), 0.0)
+
+
+def bootstrap(
+    folds: dict[str, tuple[np.ndarray, np.ndarray]],
+    shared_cells: bool = False,
+    resamples: int = 10_000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile interval of the mean over folds of the seed-averaged F1 difference.
+
+    ``folds`` maps a fold to two seeds × cells × 4 count arrays (model A, model B). Cells are
+    resampled within each fold; ``shared_cells`` uses one resample for every fold (a test set
+    that every fold scores, such as the LEVIR-CD crops).
+    """
+    rng = np.random.default_rng(seed)
+    total = np.zeros(resamples)
+    shared = None
+    for a, b in folds.values():
+        k = a.shape[1]
+        if shared_cells:
+            shared = rng.integers(0, k, (resamples, k)) if shared is None else shared
+            index = shared
+        else:
+            index = rng.integers(0, k, (resamples, k))
+        diff = _f1(a[:, index].sum(axis=2)) - _f1(b[:, index].sum(axis=2))  # seeds × resamples
+        total += diff.mean(axis=0)
+    total /= len(folds)
+    tail = (1 - confidence) / 2
+    return float(np.quantile(total, tail)), float(np.quantile(total, 1 - tail))
+
+
+def compare(found: list[Pair], split: str, setting: str, shared_cells: bool = False) -> Comparison:
+    """Statistics of ``A − B`` over matched pairs (see the module docstring)."""
+    by_fold: dict[str, list[Pair]] = defaultdict(list)
+    for pair in found:
+        by_fold[pair.fold].append(pair)
+    diffs = {
+        fold: [run_f1(p.a, split, setting) - run_f1(p.b, split, setting) for p in group]
+        for fold, group in by_fold.items()
+    }
+    per_fold = {fold: stats.mean(values) for fold, values in diffs.items()}
+    mean, low, high = t_interval(list(per_fold.values())) if per_fold else (np.nan,) * 3
+    arrays = {
+        fold: tuple(
+            np.stack([records.cells(getattr(p, side)["scores"][split][setting]) for p in group])
+            for side in ("a", "b")
+        )
+        for fold, group in by_fold.items()
+    }
+    boot = bootstrap(arrays, shared_cells) if arrays else (np.nan, np.nan)
+    wins = sum(d > 0 for values in diffs.values() for d in values)
+    return Comparison(
+        len(found),
+        len(per_fold),
+        mean,
+        low,
+        high,
+        *boot,
+        wins,
+        per_fold,  # type: ignore[arg-type]
+    )
+
+
+def pooled_f1(runs: list[Record], split: str, setting: str) -> float:
+    """Mean over seeds of the F1 of the counts pooled over every fold of that seed (one
+    confusion matrix over the whole cross-validated test set per seed)."""
+    by_seed: dict[int, np.ndarray] = defaultdict(lambda: np.zeros(4, dtype=np.int64))
+    for run in runs:
+        by_seed[run["seed"]] += records.counts(run["scores"][split][setting])
+    return stats.mean(records.f1(total) for total in by_seed.values()) if by_seed else np.nan
+
+
+def mean_f1(runs: list[Record], split: str, setting: str) -> float:
+    return stats.mean(run_f1(r, split, setting) for r in runs) if runs else np.nan
+
+
+def validation_score(
+    runs: list[Record], folds: list[str], seeds: Iterable[int], setting: str
+) -> float | None:
+    """Mean validation F1 over every (fold, seed) given, or None while one is missing."""
+    wanted = {(fold, seed) for fold in folds for seed in seeds}
+    chosen = {}
+    for run in runs:
+        if (run["fold"], run["seed"]) in wanted:
+            chosen.setdefault((run["fold"], run["seed"]), run)
+    if set(chosen) != wanted:
+        return None
+    return stats.mean(run_f1(r, "val", setting) for r in chosen.values())
+
+
+def choose_variant(
+    runs: list[Record], dataset: str, setting: str, folds: list[str],
+    candidates: Iterable[str] = CANDIDATES, recipes: Iterable[str] = RECIPES,
+    seeds: Iterable[int] = CHOICE_SEEDS,
+) -> tuple[tuple[str, str] | None, dict[tuple[str, str], float | None]]:  # fmt: skip
+    """The (recipe, label) with the highest mean validation F1 over every fold and the choice
+    seeds, and every candidate's score; None until each candidate has all its runs."""
+    seeds = list(seeds)
+    scores = {
+        (recipe, label): validation_score(
+            students(runs, dataset, setting, recipe, label), folds, seeds, setting
+        )
+        for recipe in recipes
+        for label in candidates
+    }
+    if any(value is None for value in scores.values()):
+        return None, scores
+    return max(scores, key=lambda k: (scores[k], k)), scores
+
+
+def best_by_validation(
+    runs: list[Record], dataset: str, setting: str, folds: list[str],
+    options: list[tuple[str, str]], seeds: Iterable[int] = CHOICE_SEEDS,
+) -> tuple[str, str] | None:  # fmt: skip
+    """The option with the highest mean validation F1 (None while one lacks runs)."""
+    seeds = list(seeds)
+    scores = {
+        option: validation_score(students(runs, dataset, setting, *option), folds, seeds, setting)
+        for option in options
+    }
+    if any(v is None for v in scores.values()):
+        return None
+    return max(scores, key=lambda k: (scores[k], k))
