@@ -152,6 +152,13 @@ def folds_of(dataset: str, data: Path | None = None) -> list[Fold]:
     return FOLDS[dataset](data)
 
 
+def fold_names(dataset: str) -> list[str]:
+    """The folds' names, without reading any data."""
+    if dataset == "levir":
+        return list(LEVIR_TILES)
+    return [f"k{k}" for k in range(SZTAKI_FOLDS)]
+
+
 def source_of(dataset: str, name: str, data: Path | None = None) -> tuple[Path, str]:
     """The shared folder and file of a test image or crop ``name`` of ``dataset``."""
     data = data or shared_data_dir()

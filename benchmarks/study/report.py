@@ -7,7 +7,7 @@ from collections import Counter
 
 from . import records
 from .configs import CANDIDATES, RECIPES, base_label, label_hash, labels, uses_unlabelled
-from .folds import folds_of
+from .folds import fold_names
 from .statistics import (
     Comparison,
     best_by_validation,
@@ -105,12 +105,12 @@ def dataset_report(runs: list[Record], dataset: str, setting: str) -> list[str]:
                      (recipe, base_label(label)))
                 )  # fmt: skip
     undistilled = best_by_validation(
-        runs, "levir", "multi-x4", [f.name for f in folds_of("levir")],
+        runs, "levir", "multi-x4", fold_names("levir"),
         [(r, "none") for r in RECIPES],
     )  # fmt: skip
-    choice, _ = choose_variant(runs, "levir", "multi-x4", [f.name for f in folds_of("levir")])
+    choice, _ = choose_variant(runs, "levir", "multi-x4", fold_names("levir"))
     distilled = choice or best_by_validation(
-        runs, "levir", "multi-x4", [f.name for f in folds_of("levir")],
+        runs, "levir", "multi-x4", fold_names("levir"),
         [(r, "hicd") for r in RECIPES],
     )  # fmt: skip
     if undistilled and distilled and undistilled in models and distilled in models:
@@ -131,7 +131,7 @@ def dataset_report(runs: list[Record], dataset: str, setting: str) -> list[str]:
 
 
 def choice_report(runs: list[Record]) -> list[str]:
-    folds = [f.name for f in folds_of("levir")]
+    folds = fold_names("levir")
     choice, scores = choose_variant(runs, "levir", "multi-x4", folds)
     lines = [
         "## Variant chosen on validation (LEVIR-CD multi ×4, mean validation F1 over all folds, "

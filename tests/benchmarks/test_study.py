@@ -1,0 +1,152 @@
+"""The cross-validated study (benchmarks/study): folds without leaks, records that round-trip,
+statistics and the report on committed fixture records, the plan's bookkeeping."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from benchmarks.study import records
+from benchmarks.study.cli import main
+from benchmarks.study.configs import CHOSEN, PLAN, label_hash, labels
+from benchmarks.study.folds import (
+    LEVIR_TILES,
+    Fold,
+    build,
+    check_fold,
+    fold_names,
+    levir_folds,
+    sztaki_folds,
+)
+from benchmarks.study.plan import Study
+from benchmarks.study.report import report
+from benchmarks.study.statistics import compare, pairs, pooled_f1, students
+from PIL import Image
+
+from hicd.degradations.settings import DegradationSetting
+
+FIXTURES = Path(__file__).parent / "fixtures" / "study"
+
+
+def test_levir_folds_leave_one_tile_out(shared_data):
+    folds = levir_folds(shared_data)
+    assert [f.name for f in folds] == list(LEVIR_TILES) == fold_names("levir")
+    for fold in folds:
+        check_fold(fold, shared_data)
+        assert fold.test == (f"{fold.name}.png",)
+        assert not [n for n in fold.train + fold.val if n.startswith(f"{fold.name}_r")]
+        assert (len(fold.train), len(fold.val)) == (60, 20)
+        assert len(fold.crops) == 9
+        # no crop lies inside a full tile (their names carry the tile)
+        assert not [c for c in fold.crops if "_".join(c.split("_")[:2]) in LEVIR_TILES]
+    assert sorted(t for f in folds for t in f.test) == sorted(f"{t}.png" for t in LEVIR_TILES)
+
+
+def test_sztaki_folds_test_every_image_once(shared_data):
+    folds = sztaki_folds(shared_data)
+    tested = [name for fold in folds for name in fold.test]
+    assert sorted(tested) == sorted(p.name for p in (shared_data / "sztaki-airchange/A").iterdir())
+    for fold in folds:
+        check_fold(fold, shared_data)
+        stems = {Path(n).stem for n in fold.test}
+        assert not [b for b in fold.train + fold.val if b.rsplit("_r", 1)[0] in stems]
+
+
+def test_check_fold_finds_a_planted_leak(shared_data):
+    fold = levir_folds(shared_data)[0]
+    leaky = Fold(
+        fold.dataset, fold.name, (*fold.train, f"{fold.name}_r1c2.png"), fold.val, fold.test
+    )
+    with pytest.raises(ValueError, match="overlaps a test image"):
+        check_fold(leaky, shared_data)
+    twice = Fold(fold.dataset, fold.name, fold.train, (*fold.val, fold.train[0]), fold.test)
+    with pytest.raises(ValueError, match="overlaps training"):
+        check_fold(twice, shared_data)
+
+
+def test_build_writes_the_folds_lists_and_true_windows(shared_data, tmp_path):
+    folds = build("levir", tmp_path, shared_data)
+    for fold in folds:
+        for role, names in fold.roles.items():
+            listed = (tmp_path / "list" / f"{fold.split(role)}.txt").read_text().split()
+            assert listed == list(names)
+    block = np.asarray(Image.open(tmp_path / "A" / "test_1_r2c3.png"))
+    tile = np.asarray(Image.open(shared_data / "levir-cd-1024-extra/A/test_1.png"))
+    assert np.array_equal(block, tile[512:768, 768:1024])
+    assert (tmp_path / "label" / "test_101.png").resolve().is_file()
+
+
+def test_record_round_trips(tmp_path):
+    record = json.loads(next(FIXTURES.glob("levir/test_7/scratch-*.json")).read_text())
+    path = records.save(tmp_path, record)
+    assert path.parent == tmp_path / "levir" / "test_7"
+    assert records.load(tmp_path) == [record]
+
+
+def test_statistics_on_fixture_records():
+    runs = records.load(FIXTURES)
+    none = students(runs, "levir", "multi-x4", "scratch", "none")
+    hicd = students(runs, "levir", "multi-x4", "scratch", "hicd")
+    assert pooled_f1(none, "test", "multi-x4") == pytest.approx(0.75)
+    assert pooled_f1(hicd, "test", "multi-x4") == pytest.approx(0.79)
+    result = compare(pairs(hicd, none), "test", "multi-x4")
+    # per (fold, seed): +0.10 +0.05 | -0.02 +0.03; fold means 0.075 and 0.005 (df = 1)
+    assert (result.n_pairs, result.n_folds, result.wins) == (4, 2, 3)
+    assert result.per_fold == pytest.approx({"test_7": 0.075, "test_102": 0.005})
+    assert result.mean == pytest.approx(0.04)
+    half = 12.7062047 * 0.07 / math.sqrt(2) / math.sqrt(2)
+    assert (result.low, result.high) == pytest.approx((0.04 - half, 0.04 + half))
+    assert result.boot_low <= result.mean <= result.boot_high
+
+
+def test_report_from_fixture_records_gives_known_numbers():
+    text = report(records.load(FIXTURES))
+    assert "| scratch none | 4 | 2 | 2 | 75.00 | 75.00 |" in text
+    assert "| scratch hicd | 4 | 2 | 2 | 79.00 | 79.00 |" in text
+    assert "| scratch: hicd − none | test | 4 | 2 | +4.00 | [-40.47, +48.47] | 44.47 |" in text
+    assert "Not chosen yet" in text
+
+
+def test_pairs_need_the_same_teacher():
+    runs = records.load(FIXTURES)
+    none = students(runs, "levir", "multi-x4", "scratch", "none")
+    hicd = [
+        dict(r, teacher="other") for r in students(runs, "levir", "multi-x4", "scratch", "hicd")
+    ]
+    assert pairs(hicd, none) == []
+
+
+def test_plan_names_known_labels_and_settings():
+    known = set(labels()) | {CHOSEN}
+    for entry in PLAN:
+        assert set(entry.labels) <= known
+        DegradationSetting.parse(entry.setting)
+    assert PLAN[0].setting == "multi-x4"  # multi ×4 completes first
+
+
+def test_a_run_is_done_only_where_it_pairs(tmp_path):
+    study = Study(tmp_path / "work", FIXTURES)
+    fold = Fold("levir", "test_7", (), (), ("test_7.png",))
+    assert study.done(fold, 0, "scratch", "multi-x4", "hicd")
+    assert not study.done(fold, 2, "scratch", "multi-x4", "hicd")
+    study.records = [r for r in study.records if r.get("config_hash") != label_hash("none")]
+    assert not study.done(fold, 0, "scratch", "multi-x4", "hicd")  # its none is gone
+
+
+@pytest.mark.slow
+def test_quick_study_trains_records_and_reports(shared_data, mobilenet_weights, tmp_path, capsys):
+    main(["--quick", "--results", str(tmp_path / "r"), "--work", str(tmp_path / "w")])
+    runs = records.load(tmp_path / "r")
+    assert sorted(r["label"] for r in runs if r["role"] == "student") == [
+        "hicd", "hicd +unlabelled", "none",
+    ]  # fmt: skip
+    free = next(r for r in runs if r.get("label") == "hicd +unlabelled")
+    assert free["unlabelled"] and free["scores"]["test"]["multi-x4"]["test_7"]
+    assert "finetune: hicd +unlabelled − hicd" in capsys.readouterr().out
+    before = {p: p.read_bytes() for p in (tmp_path / "r").glob("*/*/*.json")}
+    main(["--quick", "--results", str(tmp_path / "r"), "--work", str(tmp_path / "w")])
+    after = {p: p.read_bytes() for p in (tmp_path / "r").glob("*/*/*.json")}
+    assert after == before  # the plan continues where the records stop: nothing retrained
