@@ -12,7 +12,7 @@ two gradients, as medians over the batches. Run from the repository root::
     .venv/bin/python benchmarks/distillation_gradients.py --teacher T.ckpt --data DIR
 
 Without ``--teacher`` it uses (and trains, if absent) the LEVIR-CD teacher of seed 0 of
-``benchmarks/real_study.py`` under ``--out``.
+``python -m benchmarks.real_study`` under ``--out``.
 """
 
 from __future__ import annotations

@@ -27,12 +27,15 @@ test images, with the confusion counts of every 256-pixel cell for bootstrap int
 are cached under ``--out`` by dataset, setting, configuration (with a hash of its resolved
 options) and seed, so the study resumes where it stopped and later plans reuse earlier runs.
 
-    .venv/bin/python benchmarks/real_study.py --plan ablation --out /tmp/hicd-study
-    .venv/bin/python benchmarks/real_study.py --plan final --out /tmp/hicd-study
-    .venv/bin/python benchmarks/real_study.py --report --out /tmp/hicd-study   # tables only
-    .venv/bin/python benchmarks/real_study.py --report --datasets levir --regime finetune \
+    .venv/bin/python -m benchmarks.real_study --plan ablation --out /tmp/hicd-study
+    .venv/bin/python -m benchmarks.real_study --plan final --out /tmp/hicd-study
+    .venv/bin/python -m benchmarks.real_study --report --out /tmp/hicd-study   # tables only
+    .venv/bin/python -m benchmarks.real_study --report --datasets levir --regime finetune \
         --configs none,F --seeds 0,1,2,3,4 --out /tmp/hicd-study         # the matching runs only
-    .venv/bin/python benchmarks/real_study.py --quick --out /tmp/hicd-smoke    # a few minutes
+    .venv/bin/python -m benchmarks.real_study --quick --out /tmp/hicd-smoke    # a few minutes
+
+The earlier study (a fixed split, one test set of 9 crops). Its successor, with leave-one-tile-out
+folds and committed records, is ``python -m benchmarks.study`` (benchmarks/study).
 
 The ``universal`` plan (LEVIR-CD, seeds 0 to 4, seed by seed) trains per seed the specialists
 ``none`` and ``F`` at ``resolution-x4`` and at ``multi-x4`` and the universal students ``none``
@@ -41,9 +44,9 @@ steps (``finetune-long``: the budget of the two specialists together), and score
 (teacher included) on the robustness grid ``hicd.degradations.GRID``; its report compares them
 over the grid::
 
-    .venv/bin/python benchmarks/real_study.py --plan universal --out /tmp/hicd-study
-    .venv/bin/python benchmarks/real_study.py --plan universal --report --out /tmp/hicd-study
-    .venv/bin/python benchmarks/real_study.py --plan universal --quick --out /tmp/hicd-smoke
+    .venv/bin/python -m benchmarks.real_study --plan universal --out /tmp/hicd-study
+    .venv/bin/python -m benchmarks.real_study --plan universal --report --out /tmp/hicd-study
+    .venv/bin/python -m benchmarks.real_study --plan universal --quick --out /tmp/hicd-smoke
 """
 
 from __future__ import annotations
@@ -65,6 +68,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from benchmarks.study.configs import Regime
+from benchmarks.study.folds import link_pair, shared_data_dir
 from hicd.atomic import write_text_atomic
 from hicd.degradations import GRID
 from hicd.distillation import DistillationConfig
@@ -78,20 +83,12 @@ from hicd.training.data import ChangeDataModule
 from hicd.training.runs import fit_best, fit_student
 from hicd.training.teacher import TeacherModule
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = shared_data_dir().parent
 WEIGHTS = shared_weights_dir() / MOBILENET_V2_FILE
 CELL = 256
 """Side of the evaluation cells resampled by the bootstrap."""
 
 # -- datasets ---------------------------------------------------------------------------------
-
-
-def _link(source: Path, root: Path, name: str) -> None:
-    for folder in ("A", "B", "label"):
-        target = root / folder / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if not target.exists():
-            target.symlink_to(source / folder / name)
 
 
 def _blocks(source: Path, name: str, rows: int, cols: int) -> Iterable[tuple[int, int, dict]]:
@@ -139,7 +136,7 @@ def build_levir(root: Path) -> Path:
     crops = SHARED / "data" / "levir-cd-256"
     for image in sorted((crops / "A").glob("*.png")):
         if not image.name.startswith(("test_7_", "test_102_")):  # those lie inside the tiles
-            _link(crops, root, image.name)
+            link_pair(root, crops, image.name)
             splits["test"].append(image.name)
     return _finish(root, splits)
 
@@ -156,7 +153,7 @@ def build_sztaki(root: Path) -> Path:
     for index, name in enumerate(others):
         _write_blocks(root, source, name, index, (2, 4), splits)
     for name in SZTAKI_TEST:
-        _link(source, root, name)
+        link_pair(root, source, name)
         splits["test"].append(name)
     return _finish(root, splits)
 
@@ -301,17 +298,6 @@ class Budget:
     batch: int = 8
     teacher_lr: float = 1e-3
     ema_decay: float | None = 0.98
-
-
-@dataclasses.dataclass(frozen=True)
-class Regime:
-    """How students start and train: from the teacher's weights (``finetune``, fits a CPU
-    budget) or from the ImageNet backbone (``scratch``, the paper's protocol)."""
-
-    from_teacher: bool
-    steps: int
-    lr: float
-    lr_warmup: int
 
 
 REGIMES = {

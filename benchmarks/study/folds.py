@@ -231,7 +231,8 @@ def _write_blocks(root: Path, source: Path, name: str, grid: tuple[int, int]) ->
                     Image.fromarray(array[top:bottom, left:right]).save(target)
 
 
-def _link(root: Path, source: Path, name: str) -> None:
+def link_pair(root: Path, source: Path, name: str) -> None:
+    """Link the A, B and label files of ``source``'s pair ``name`` into ``root`` (kept if there)."""
     for folder in ("A", "B", "label"):
         target = root / folder / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -252,7 +253,7 @@ def build(dataset: str, root: Path, data: Path | None = None) -> list[Fold]:
             _write_blocks(root, data / SZTAKI, name, SZTAKI_GRID)
     for fold in folds:
         for name in fold.test + fold.crops:
-            _link(root, *source_of(dataset, name, data))
+            link_pair(root, *source_of(dataset, name, data))
         for role, names in fold.roles.items():
             if names:
                 text = "".join(f"{n}\n" for n in names)

@@ -57,6 +57,17 @@ def comparison_row(title: str, split: str, result: Comparison) -> str:
     )
 
 
+def _model_row(title: str, runs: list[Record], splits: list[str], setting: str) -> str:
+    """A model's row: runs, folds, seeds, then pooled and per-run F1 on each split."""
+    cells = [
+        f"{_pct(pooled_f1(runs, s, setting))} | {_pct(mean_f1(runs, s, setting))}" for s in splits
+    ]
+    return (
+        f"| {title} | {len(runs)} | {len({r['fold'] for r in runs})} | "
+        f"{len({r['seed'] for r in runs})} | " + " | ".join(cells) + " |"
+    )
+
+
 def dataset_report(runs: list[Record], dataset: str, setting: str) -> list[str]:
     splits = [s for s in ("test", "crops", "val") if dataset == "levir" or s != "crops"]
     lines = [f"## {dataset}, {setting}", ""]
@@ -67,27 +78,13 @@ def dataset_report(runs: list[Record], dataset: str, setting: str) -> list[str]:
         "|:---|---:|---:|---:|" + "---:|" * (2 * len(splits)),
     ]
     for shown in ("clean", setting):
-        cells = [
-            f"{_pct(pooled_f1(teachers, s, shown))} | {_pct(mean_f1(teachers, s, shown))}"
-            for s in splits
-        ]
-        lines.append(
-            f"| teacher on {shown} | {len(teachers)} | {len({t['fold'] for t in teachers})} | "
-            f"{len({t['seed'] for t in teachers})} | " + " | ".join(cells) + " |"
-        )
+        lines.append(_model_row(f"teacher on {shown}", teachers, splits, shown))
     models: dict[tuple[str, str], list[Record]] = {}
     for recipe in RECIPES:
         for label in _labels_present(runs, dataset, setting, recipe):
             group = students(runs, dataset, setting, recipe, label)
             models[(recipe, label)] = group
-            cells = [
-                f"{_pct(pooled_f1(group, s, setting))} | {_pct(mean_f1(group, s, setting))}"
-                for s in splits
-            ]
-            lines.append(
-                f"| {recipe} {label} | {len(group)} | {len({r['fold'] for r in group})} | "
-                f"{len({r['seed'] for r in group})} | " + " | ".join(cells) + " |"
-            )
+            lines.append(_model_row(f"{recipe} {label}", group, splits, setting))
     lines += ["", "Paired differences of F1 (percentage points; runs paired by fold, seed and "
               "teacher; t-interval over the per-fold means of the seed-averaged differences, "
               "df = folds − 1; bootstrap over 256² cells within folds):", "",

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
+
 from benchmarks.study import records
 from benchmarks.study.cli import main
 from benchmarks.study.configs import CHOSEN, PLAN, label_hash, labels
@@ -24,8 +26,6 @@ from benchmarks.study.folds import (
 from benchmarks.study.plan import Study
 from benchmarks.study.report import report
 from benchmarks.study.statistics import compare, pairs, pooled_f1, students
-from PIL import Image
-
 from hicd.degradations.settings import DegradationSetting
 
 FIXTURES = Path(__file__).parent / "fixtures" / "study"
