@@ -44,7 +44,6 @@ def main(argv: list[str] | None = None) -> None:
         help="blocks and checkpoints (never committed; default $HICD_STUDY_WORK or %(default)s)",
     )  # fmt: skip
     parser.add_argument("--budget", choices=sorted(BUDGETS), default="cpu")
-    parser.add_argument("--device", default="cpu", help="cpu, or cuda with --budget gpu")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
         "--minutes", type=float, help="start no run after this many minutes (the GPU plan)"
@@ -58,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
             write_text_atomic(args.out, text + "\n")
         print(text)
         return
-    deadline = time.monotonic() + 60 * args.minutes if args.minutes else None
+    deadline = None if args.minutes is None else time.monotonic() + 60 * args.minutes
     plan = PLAN
     if args.quick:
         BUDGETS["quick"] = Budget(teacher_steps=2, val_every=2, batch=2, crop=64)
@@ -67,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
             for name, regime in REGIMES["cpu"].items()
         }
         args.budget, plan = "quick", QUICK_PLAN
-    study = Study(args.work, args.results, args.budget, args.device, deadline)
+    study = Study(args.work, args.results, args.budget, deadline)
     started = time.perf_counter()
     run_plan(study, plan)
     print(

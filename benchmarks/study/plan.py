@@ -24,7 +24,6 @@ class Study:
     work: Path
     results: Path
     budget_name: str = "cpu"
-    device: str = "cpu"
     deadline: float | None = None
     log: Callable[[str], None] = print
     budget: Budget = dataclasses.field(init=False)
@@ -75,7 +74,6 @@ class Study:
                     return self.teachers[key]
         record, checkpoint = train_teacher(
             self.work, root, fold, TEACHER_SEED, self.budget, self.budget_name, settings,
-            self.device,
         )  # fmt: skip
         self.teachers[key] = (self._keep(record), checkpoint)
         return self.teachers[key]
@@ -155,7 +153,7 @@ class Study:
         self._keep(
             train_student(
                 self.work, root, fold, teacher, checkpoint, (recipe, self.regimes[recipe]),
-                setting, label, seed, self.budget, self.budget_name, self.device,
+                setting, label, seed, self.budget, self.budget_name,
             )
         )  # fmt: skip
 

@@ -41,9 +41,10 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def machine(device: str = "cpu") -> dict[str, Any]:
-    """The machine a run trained on: CPU model, torch version, device name and threads."""
-    name = torch.cuda.get_device_name() if device.startswith("cuda") else "cpu"
+def machine() -> dict[str, Any]:
+    """The machine a run trained on: CPU model, torch version, device (the GPU's name when
+    Lightning's ``accelerator="auto"`` trains on one) and threads."""
+    name = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
     return {
         "cpu": cpu_model(),
         "torch": torch.__version__,

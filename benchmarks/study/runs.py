@@ -90,17 +90,17 @@ def score(
     return scores
 
 
-def _base(fold: Fold, seed: int, budget: Budget, budget_name: str, device: str) -> dict:
+def _base(fold: Fold, seed: int, budget: Budget, budget_name: str) -> dict:
     return {
         "dataset": fold.dataset, "fold": fold.name, "seed": seed, "budget_name": budget_name,
         "budget": dataclasses.asdict(budget), "commit": records.commit(),
-        "machine": records.machine(device),
+        "machine": records.machine(),
     }  # fmt: skip
 
 
 def train_teacher(
     work: Path, root: Path, fold: Fold, seed: int, budget: Budget, budget_name: str,
-    settings: list[str], device: str = "cpu",
+    settings: list[str],
 ) -> tuple[dict, Path]:  # fmt: skip
     """Train a fold's teacher on clean pairs; return its record and checkpoint."""
     folder = work / "runs" / fold.dataset / fold.name / budget_name / f"teacher-s{seed}"
@@ -122,7 +122,7 @@ def train_teacher(
     started = time.perf_counter()
     scores = score(checkpoint, root, fold, ["clean", *settings], budget)
     record = {
-        **_base(fold, seed, budget, budget_name, device), "role": "teacher",
+        **_base(fold, seed, budget, budget_name), "role": "teacher",
         "id": checkpoint_id(checkpoint), "steps": budget.teacher_steps,
         "chosen_step": chosen_step(checkpoint), "seconds": round(seconds, 1),
         "score_seconds": round(time.perf_counter() - started, 1), "finished": records.now(),
@@ -134,7 +134,7 @@ def train_teacher(
 def train_student(
     work: Path, root: Path, fold: Fold, teacher: dict, teacher_checkpoint: Path,
     recipe: tuple[str, Regime], setting: str, label: str, seed: int, budget: Budget,
-    budget_name: str, device: str = "cpu",
+    budget_name: str,
 ) -> dict:  # fmt: skip
     """Train one student of a fold against its teacher and return its record (the student's
     checkpoint is deleted: students are never reused, so the work folder stays small)."""
@@ -159,7 +159,7 @@ def train_student(
     started = time.perf_counter()
     scores = score(checkpoint, root, fold, [setting], budget)
     record = {
-        **_base(fold, seed, budget, budget_name, device), "role": "student", "regime": name,
+        **_base(fold, seed, budget, budget_name), "role": "student", "regime": name,
         "regime_budget": dataclasses.asdict(regime), "setting": setting, "label": label,
         "config": dataclasses.asdict(config), "config_hash": key,
         "unlabelled": None if unlabelled is None else UNLABELLED_SOURCES, "teacher": teacher["id"],
