@@ -21,6 +21,7 @@ from PIL import Image
 
 from hicd.data import BitemporalDataset
 from hicd.evaluation import evaluate_checkpoints
+from hicd.inference.engine import cache_dir, cache_key
 from hicd.models.pretrained import MOBILENET_V2_FILE, shared_weights_dir
 from hicd.training.config import NetworkConfig, OptimConfig
 from hicd.training.data import ChangeDataModule
@@ -87,6 +88,8 @@ def score(
             if start != len(cells):
                 raise RuntimeError(f"{split}: {len(cells)} cells for {start} expected")
             scores[role][row["setting"]] = by_image
+    # the ONNX graph exported for scoring is never used again: keep the cache small
+    (cache_dir() / f"{cache_key(checkpoint)}.onnx").unlink(missing_ok=True)
     return scores
 
 
