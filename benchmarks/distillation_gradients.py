@@ -8,11 +8,12 @@ distillation loss it prints the weighted value, the norm of its gradient on the 
 encoder divided by the norm of the task loss's gradient (``L_CD``), and the cosine between the
 two gradients, as medians over the batches. Run from the repository root::
 
-    .venv/bin/python benchmarks/distillation_gradients.py --config '{"lambda_sfd": 1.0}'
-    .venv/bin/python benchmarks/distillation_gradients.py --teacher T.ckpt --data DIR
+    .venv/bin/python -m benchmarks.distillation_gradients --config '{"lambda_sfd": 1.0}'
+    .venv/bin/python -m benchmarks.distillation_gradients --teacher T.ckpt --data DIR
 
-Without ``--teacher`` it uses (and trains, if absent) the LEVIR-CD teacher of seed 0 of
-``python -m benchmarks.real_study`` under ``--out``.
+Without ``--teacher`` it uses the teacher of the cross-validated study's first LEVIR-CD fold
+(``test_7``) in the study's work folder ``--work``, training one there if absent, and that
+fold's training blocks.
 """
 
 from __future__ import annotations
@@ -28,9 +29,13 @@ from pathlib import Path
 import lightning.pytorch as pl
 import torch
 
-import real_study
+from benchmarks.study.cli import DEFAULT_WORK
+from benchmarks.study.configs import BUDGETS
+from benchmarks.study.folds import build
+from benchmarks.study.runs import data_module, train_teacher
 from hicd.distillation import DistillationConfig
 from hicd.distillation.batchnorm import recalibrate_batchnorm
+from hicd.training.data import ChangeDataModule
 from hicd.training.student import StudentModule
 
 
@@ -85,7 +90,7 @@ def main() -> None:
     parser.add_argument("--config", default="{}", help="DistillationConfig options as JSON")
     parser.add_argument("--teacher", type=Path, help="teacher checkpoint")
     parser.add_argument("--data", type=Path, help="generic-layout dataset with list/train.txt")
-    parser.add_argument("--out", type=Path, default=Path("/tmp/hicd-study"))
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="the study's work folder")
     parser.add_argument("--setting", default="multi-x4")
     parser.add_argument("--student-init", choices=("teacher", "imagenet"), default="teacher")
     parser.add_argument("--batches", type=int, default=8)
@@ -93,11 +98,19 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", ".*records no pretrained backbone.*")
-    budget = real_study.Budget()
+    budget = BUDGETS["cpu"]
     if args.teacher is None:
-        record = real_study.teacher_run(args.out, "levir", 0, budget, [])
-        args.teacher = Path(record["checkpoint"])
-        args.data = real_study.dataset_root(args.out, "levir")
+        root = args.work / "data" / "levir"
+        fold = build("levir", root)[0]
+        args.teacher = args.work / "runs/levir" / fold.name / "cpu/teacher-s0/best.ckpt"
+        if not args.teacher.is_file():
+            _, args.teacher = train_teacher(args.work, root, fold, 0, budget, "cpu", [])
+        data = data_module(root, fold, budget)
+    else:
+        data = ChangeDataModule(
+            kind="generic", root=str(args.data), crop_size=budget.crop,
+            batch_size=budget.batch, num_workers=0,
+        )  # fmt: skip
     config = DistillationConfig(**json.loads(args.config))
     pl.seed_everything(0, verbose=False)
     module = StudentModule(
@@ -107,7 +120,6 @@ def main() -> None:
         degradation=args.setting,
         crop_size=budget.crop,
     )
-    data = real_study._data(args.data, budget)
     loader = data.train_dataloader()
     if config.teacher_bn == "recalibrate":
         first = itertools.islice(loader, config.recalibrate_batches)

@@ -45,7 +45,7 @@ def chosen_step(path: Path) -> int:
     return int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
 
 
-def _data(
+def data_module(
     root: Path, fold: Fold, budget: Budget, unlabelled: Path | None = None
 ) -> ChangeDataModule:
     return ChangeDataModule(
@@ -118,7 +118,7 @@ def train_teacher(
         network=network, optim=optim, crop_size=budget.crop, eval_tile=budget.eval_tile
     )
     checkpoint = fit_best(
-        module, _data(root, fold, budget), budget.teacher_steps, folder, budget.val_every,
+        module, data_module(root, fold, budget), budget.teacher_steps, folder, budget.val_every,
         False, budget.ema_decay,
     )  # fmt: skip
     seconds = time.perf_counter() - started
@@ -153,7 +153,7 @@ def train_student(
     started = time.perf_counter()
     optim = OptimConfig(lr=regime.lr, schedule="cosine", warmup_steps=regime.lr_warmup)
     checkpoint = fit_student(
-        teacher_checkpoint, config, setting, _data(root, fold, budget, unlabelled), optim, regime.steps,
+        teacher_checkpoint, config, setting, data_module(root, fold, budget, unlabelled), optim, regime.steps,
         folder, seed=seed + 1, init_from_teacher=regime.from_teacher, crop_size=budget.crop,
         eval_tile=budget.eval_tile, val_every=budget.val_every, progress=False,
         ema_decay=budget.ema_decay,

@@ -13,7 +13,7 @@ from PIL import Image
 
 from benchmarks.study import records
 from benchmarks.study.cli import main
-from benchmarks.study.configs import CHOSEN, PLAN, label_hash, labels
+from benchmarks.study.configs import CHOSEN, PLAN, label_hash, labels, resolve
 from benchmarks.study.folds import (
     LEVIR_TILES,
     Fold,
@@ -27,6 +27,8 @@ from benchmarks.study.plan import Study
 from benchmarks.study.report import report
 from benchmarks.study.statistics import compare, pairs, pooled_f1, students
 from hicd.degradations.settings import DegradationSetting
+from hicd.distillation import DistillationConfig
+from hicd.distillation.config import PRESETS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "study"
 
@@ -150,3 +152,10 @@ def test_quick_study_trains_records_and_reports(shared_data, mobilenet_weights, 
     main(["--quick", "--results", str(tmp_path / "r"), "--work", str(tmp_path / "w")])
     after = {p: p.read_bytes() for p in (tmp_path / "r").glob("*/*/*.json")}
     assert after == before  # the plan continues where the records stop: nothing retrained
+
+
+def test_study_configurations_stay_tied_to_the_library():
+    assert resolve("hicd") == DistillationConfig()
+    assert resolve("hicd λ1") == DistillationConfig(**PRESETS["hicd-finetune"])
+    assert resolve("hicd +unlabelled") == resolve("hicd")
+    assert label_hash("hicd +unlabelled") != label_hash("hicd")
