@@ -445,13 +445,15 @@ def predict_folders_distributed(
     if strategy == "auto" and devices * num_nodes > 1:
         strategy = "ddp"  # not ddp_fork (interactive) nor a spawn: each process runs this call
     from lightning.fabric import Fabric
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
 
+    settings = f"--devices {devices} --num-nodes {num_nodes}"
     try:
         fabric = Fabric(
             accelerator=accelerator, devices=devices, num_nodes=num_nodes, strategy=strategy
         )
-    except Exception as error:  # Lightning's MisconfigurationException and ValueError
-        raise ConfigError(f"--devices {devices} --num-nodes {num_nodes}: {error}") from None
+    except (MisconfigurationException, ValueError) as error:
+        raise ConfigError(f"{settings}: {error}") from None
     plan_arguments = (t1_dir, t2_dir, out_dir, options, vector_dir, resume)
     environment = getattr(fabric.strategy, "cluster_environment", None)
     launching = environment is not None and not environment.creates_processes_externally
@@ -468,6 +470,8 @@ def predict_folders_distributed(
             on_plan=on_plan,
             on_result=on_result,
         )
+    except MisconfigurationException as error:  # e.g. --devices against SLURM's tasks per node
+        raise ConfigError(f"{settings}: {error}") from None
     finally:
         if launching:
             os.environ.pop(LAUNCHER_ENV, None)
