@@ -211,9 +211,8 @@ class ChangeDetector:
         Args:
             t1, t2: numpy arrays H×W×C (or C×H×W, or H×W for one band) or tensors C×H×W or
                 B×C×H×W, of any pixel type.
-            tile, overlap: window side and overlap (default: the checkpoint's tile size, else 512;
-                tile / 4).
-            batch_size: windows per forward pass (default: 8 on a GPU, 4 on the CPU).
+            tile, overlap, batch_size: as the fields of :class:`PredictOptions` (defaults:
+                ``hicd.defaults``).
             value_scale: pixel value that maps to 1.0 (values are divided by it and clipped to
                 [0, 1]), for both dates or a pair (t1, t2).
 
@@ -283,9 +282,8 @@ class ChangeDetector:
                 change probability (NaN nodata).
             options: a :class:`PredictOptions` (default: its defaults).
             keywords: fields of ``PredictOptions`` that replace those of ``options``
-                (``tile``, ``overlap``, ``batch_size``, ``threshold``, ``probabilities``,
-                ``resampling``, ``bands``, ``value_scale``, ``quicklook``, ``vector``,
-                ``vector_crs``, ``progress``, ``overwrite``).
+                (every field, e.g. ``threshold=0.4``, ``overwrite=True``; its docstring lists
+                them with their defaults).
         """
         options = PredictOptions.build(options, **keywords)
         return predict_scene(self.model, self.info, t1, t2, out, options)

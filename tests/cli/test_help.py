@@ -31,7 +31,11 @@ def test_every_default_is_in_help(command: str) -> None:
 
 @pytest.mark.parametrize(
     ("command", "option", "default"),
-    [("evaluate", "--batch-size", "4"), ("export", "--opset", "18"), ("demo", "--seed", "0")],
+    [
+        ("evaluate", "--batch-size", "8 on a GPU, 4 on the CPU"),
+        ("export", "--opset", "18"),
+        ("demo", "--seed", "0"),
+    ],
 )
 def test_help_shows_default(command: str, option: str, default: str, capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 
-from hicd.cli.options import add_value_scale
+from hicd.cli.options import add_option, add_output_policy, add_value_scale, build_options
 from hicd.degradations import DATES, SCALES, SEVERITIES, SINGLE_KINDS, DegradationSetting
 from hicd.errors import ConfigError
+from hicd.tools.degraded_copy import DegradeOptions
 
 FAMILIES = ("resolution", "single", "multi")
 DEFAULT_SCALE = 4
@@ -48,26 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=SEVERITIES,
         help=f"single family: 1 to 5 (default: {DEFAULT_SEVERITY})",
     )
-    parser.add_argument(
-        "--seed",
-        type=int,
-        default=0,
-        help="seed of the deterministic degradation (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--date",
-        choices=DATES,
-        help="which date to degrade (default: t2); a full name ending in @t1 or @t2 gives its "
-        "own, and mixed draws it per pair",
-    )
-    add_value_scale(parser)
-    parser.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace a previous hicd degrade output in --out (default: off; any other "
-        "non-empty folder is refused)",
-    )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar (default: off)")
+    add_option(parser, DegradeOptions, "date", choices=DATES)
+    add_value_scale(parser, DegradeOptions)
+    add_output_policy(parser, DegradeOptions)
 
 
 def setting_from_args(args: argparse.Namespace) -> DegradationSetting:
@@ -115,33 +99,11 @@ def setting_from_args(args: argparse.Namespace) -> DegradationSetting:
     return setting
 
 
-def date_from_args(args: argparse.Namespace, setting: DegradationSetting) -> str:
-    """The --date to pass on: refused where the setting fixes or draws the date itself."""
-    if args.date is not None and setting.setting == "mixed":
-        raise ConfigError(
-            f"--date does not apply to --setting {setting.name}, which draws the degraded date "
-            "of each pair: drop --date (the t1 share is set by the name, e.g. mixed-t1p0.25)"
-        )
-    if args.date is not None and setting.date not in (None, args.date):
-        raise ConfigError(
-            f"--date {args.date} contradicts --setting {setting.name}: drop one of them"
-        )
-    return args.date or setting.date or "t2"
-
-
 def run(args: argparse.Namespace) -> int:
     from hicd.tools.degraded_copy import write_degraded_dataset
 
     setting = setting_from_args(args)
-    out = write_degraded_dataset(
-        args.data,
-        args.out,
-        setting,
-        seed=args.seed,
-        date=date_from_args(args, setting),
-        value_scale=args.value_scale,
-        overwrite=args.overwrite,
-        progress=not args.quiet,
-    )
+    options = build_options(DegradeOptions, args)
+    out = write_degraded_dataset(args.data, args.out, setting, options)
     print(f"wrote {setting.name} copy of {args.data} to {out}")
     return 0

@@ -15,8 +15,20 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hicd.cli.options import add_engine, add_value_scale, apply_threads, positive_int
+from hicd.cli.options import (
+    add_inverted,
+    add_option,
+    add_output_policy,
+    add_runtime,
+    add_tiling,
+    add_value_scale,
+    apply_threads,
+    build_options,
+    positive_int,
+)
 from hicd.errors import ConfigError
+
+DEVICE_HELP = "auto, cpu, cuda, cuda:1, ... (with --devices: auto, cpu or cuda)"
 
 if TYPE_CHECKING:
     from hicd.api import DistributedReport, FolderPlan, PredictionResult, PredictOptions
@@ -34,6 +46,7 @@ def _bands(text: str) -> list[int]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from hicd.api import STRATEGIES
     from hicd.inference.raster import RESAMPLING
+    from hicd.inference.scene import PredictOptions as Options
 
     parser.add_argument(
         "--checkpoint", required=True, help="checkpoint (from hicd fit or save_model_checkpoint)"
@@ -41,67 +54,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--t1", required=True, help="first-date image (or folder of images)")
     parser.add_argument("--t2", required=True, help="second-date image (or folder of images)")
     parser.add_argument("--out", required=True, help="change map GeoTIFF (or folder)")
+    add_tiling(parser, Options)
+    add_option(parser, Options, "threshold", type=float)
+    add_option(parser, Options, "probabilities")
+    add_option(parser, Options, "resampling", choices=tuple(RESAMPLING))
+    add_option(parser, Options, "bands", type=_bands)
+    add_value_scale(parser, Options)
+    add_runtime(parser, device_help=DEVICE_HELP)
     parser.add_argument(
-        "--tile", type=int, help="prediction window (default: checkpoint's tile size, else 512)"
+        "--quicklook",
+        dest="quicklook_path",
+        metavar="PNG",
+        help="quick-look PNG path (default: --out with .png)",
     )
-    parser.add_argument("--overlap", type=int, help="window overlap (default: tile / 4)")
-    parser.add_argument(
-        "--batch-size",
-        type=int,
-        help="windows per forward pass (default: 8 on a GPU, 4 on the CPU)",
-    )
-    parser.add_argument(
-        "--threshold",
-        type=float,
-        default=0.5,
-        help="change probability counted as change (default: 0.5)",
-    )
-    parser.add_argument(
-        "--probabilities",
-        action="store_true",
-        help="write float32 change probability (NaN nodata) instead of the 0/1 map (255 nodata)",
-    )
-    parser.add_argument(
-        "--resampling",
-        choices=tuple(RESAMPLING),
-        default="bilinear",
-        help="how t2 is resampled onto t1's grid (default: bilinear)",
-    )
-    parser.add_argument(
-        "--bands", type=_bands, help="1-based bands to read, e.g. 3,2,1 (default: all but alpha)"
-    )
-    add_value_scale(parser)
-    parser.add_argument(
-        "--device",
-        default="auto",
-        help="auto, cpu, cuda, cuda:1, ... (with --devices: auto, cpu or cuda) (default: auto)",
-    )
-    add_engine(parser)
-    parser.add_argument(
-        "--quicklook", metavar="PNG", help="quick-look PNG path (default: --out with .png)"
-    )
-    parser.add_argument("--no-quicklook", action="store_true", help="write no quick-look PNG")
-    parser.add_argument(
-        "--vector",
+    add_inverted(parser, Options, "quicklook", "--no-quicklook", "write no quick-look PNG")
+    add_option(
+        parser,
+        Options,
+        "vector",
         metavar="GEOJSON",
         help="also write the changes as polygons (GeoJSON; a folder in folder mode)",
     )
-    parser.add_argument(
-        "--vector-crs",
-        choices=("wgs84", "native"),
-        default="wgs84",
-        help="GeoJSON coordinates: RFC 7946 WGS 84 lon/lat, or t1's CRS (default: wgs84)",
-    )
-    parser.add_argument(
-        "--overwrite", action="store_true", help="replace existing outputs (default: refuse)"
-    )
-    parser.add_argument(
+    add_option(parser, Options, "vector_crs", choices=("wgs84", "native"))
+    add_inverted(
+        parser,
+        Options,
+        "inspect",
         "--no-inspect",
-        action="store_true",
-        help="skip measuring each pair's quality gap (default: inspect, one line per pair on "
+        "skip measuring each pair's quality gap (default: inspect, one line per pair on "
         "stderr, with a warning when the gap lies outside the checkpoint's training)",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_output_policy(parser, Options)
     folders = parser.add_argument_group("folder mode: many pairs")
     folders.add_argument(
         "--resume",
@@ -127,17 +110,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    from hicd.api import ChangeDetector, plan_folders
+def options_from_args(args: argparse.Namespace, folder_mode: bool = False) -> PredictOptions:
+    """The ``PredictOptions`` of the parsed arguments (in folder mode, ``--vector`` names the
+    GeoJSON folder, not an option)."""
     from hicd.inference.scene import PredictOptions
 
-    if args.no_quicklook and args.quicklook:
+    if args.no_quicklook and args.quicklook_path:
         raise ConfigError("--quicklook and --no-quicklook exclude each other")
+    return build_options(
+        PredictOptions,
+        args,
+        quicklook=False if args.no_quicklook else (args.quicklook_path or True),
+        vector=None if folder_mode else args.vector,
+        progress=not args.quiet,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from hicd.api import ChangeDetector, plan_folders
+
     t1, t2 = Path(args.t1), Path(args.t2)
     folder_mode = t1.is_dir()
+    options = options_from_args(args, folder_mode)
     if folder_mode != t2.is_dir():
         raise ConfigError(f"--t1 {t1} and --t2 {t2}: give two files or two folders")
-    if folder_mode and args.quicklook:
+    if folder_mode and args.quicklook_path:
         raise ConfigError("--quicklook names one file: in folder mode quick-looks go to --out")
     distributed = args.devices > 1 or args.num_nodes > 1
     if not folder_mode and (args.resume or distributed):
@@ -145,22 +142,6 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"{option} applies to folders of pairs: give folders for --t1, --t2 and --out"
         )
-    options = PredictOptions(
-        tile=args.tile,
-        overlap=args.overlap,
-        batch_size=args.batch_size,
-        threshold=args.threshold,
-        probabilities=args.probabilities,
-        resampling=args.resampling,
-        bands=args.bands,
-        value_scale=args.value_scale,
-        quicklook=False if args.no_quicklook else (args.quicklook or True),
-        vector=None if folder_mode else args.vector,
-        vector_crs=args.vector_crs,
-        progress=not args.quiet,
-        overwrite=args.overwrite,
-        inspect=not args.no_inspect,
-    )
     if distributed:
         return run_distributed(args, options)
     apply_threads(args.threads)

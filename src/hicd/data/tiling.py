@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from hicd.defaults import TILE as DEFAULT_TILE
+from hicd.defaults import overlap_for
 from hicd.errors import ConfigError
-
-DEFAULT_TILE = 512
-"""Window side when neither the caller nor the checkpoint gives one."""
 
 
 class Box(NamedTuple):
@@ -52,11 +51,12 @@ class Tiling:
         cls, tile: int | None = None, overlap: int | None = None, info_tile_size: int | None = None
     ) -> Tiling:
         """``tile`` (default: ``info_tile_size``, the checkpoint's training tile, else
-        :data:`DEFAULT_TILE`) and ``overlap`` (default: a quarter of the tile), checked."""
+        ``hicd.defaults.TILE``) and ``overlap`` (default: ``hicd.defaults.overlap_for``, a
+        quarter of the tile), checked."""
         if tile is None:
             tile = int(info_tile_size) if info_tile_size else DEFAULT_TILE
         tile = int(tile)
-        return cls(tile, tile // 4 if overlap is None else int(overlap))
+        return cls(tile, overlap_for(tile) if overlap is None else int(overlap))
 
     def windows(self, height: int, width: int) -> list[Box]:
         """The windows covering a ``height``×``width`` image (see :func:`grid_windows`)."""

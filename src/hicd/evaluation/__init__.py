@@ -11,11 +11,12 @@ __all__ = [
     "DEFAULT_SETTINGS",
     "METRIC_NAMES",
     "ChangeMetrics",
+    "EvaluateOptions",
     "evaluate_checkpoints",
     "scores_from_counts",
 ]
 
-_RUNNER_NAMES = ("DEFAULT_SETTINGS", "evaluate_checkpoints")
+_RUNNER_NAMES = ("DEFAULT_SETTINGS", "EvaluateOptions", "evaluate_checkpoints")
 
 
 def __getattr__(name: str) -> Any:

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from hicd.data.io import IGNORE_INDEX
+from hicd.defaults import THRESHOLD
 
 MAX_SIDE = 384
 # Prediction colours: true negative, true positive, false positive, false negative, ignored.
@@ -92,7 +93,7 @@ class ExampleCollector:
             t2=image_panel(sample["t2"], self.max_side),
             truth=truth_panel(mask, self.max_side),
             predictions={
-                model: prediction_panel(probability.cpu() > 0.5, mask, self.max_side)
+                model: prediction_panel(probability.cpu() > THRESHOLD, mask, self.max_side)
                 for model, probability in predictions.items()
             },
         )

@@ -17,6 +17,7 @@ from torch import Tensor
 from torchmetrics.classification import BinaryStatScores
 
 from hicd.data.io import IGNORE_INDEX
+from hicd.defaults import THRESHOLD
 
 METRIC_NAMES = ("precision", "recall", "f1", "iou", "oa", "kappa")
 
@@ -49,7 +50,7 @@ class ChangeMetrics(BinaryStatScores):
     with 0 = no change, 1 = change, 255 = ignored.
     """
 
-    def __init__(self, threshold: float = 0.5, **kwargs: Any) -> None:
+    def __init__(self, threshold: float = THRESHOLD, **kwargs: Any) -> None:
         super().__init__(
             threshold=threshold, multidim_average="global", ignore_index=IGNORE_INDEX, **kwargs
         )

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
@@ -23,7 +23,24 @@ from hicd.data import BitemporalDataset
 from hicd.data.dataset import Sample
 from hicd.data.io import ValueScale
 from hicd.data.tiling import Tiling
-from hicd.degradations import DegradationSetting, expand_settings
+from hicd.defaults import (
+    DATE,
+    SETTING,
+    THRESHOLD,
+    batch_size_for,
+    batch_size_option,
+    build,
+    device_option,
+    document,
+    engine_option,
+    option,
+    overlap_option,
+    progress_option,
+    seed_option,
+    tile_option,
+    value_scale_option,
+)
+from hicd.degradations import DATES, DegradationSetting, expand_settings
 from hicd.errors import ConfigError, DataError
 from hicd.evaluation.examples import ExampleCollector
 from hicd.evaluation.metrics import ChangeMetrics, cell_counts
@@ -35,7 +52,83 @@ from hicd.models import ChangeDetectionModel
 from hicd.models.checkpoint import CheckpointInfo, load_model
 
 DEFAULT_SETTINGS = "clean,resolution-x4,resolution-x8,single,multi-x4"
-EXAMPLE_SETTING = "multi-x4"
+EXAMPLE_SETTING = SETTING
+"""The setting examples.png is drawn under when it is evaluated (``hicd.defaults.SETTING``)."""
+
+
+@document
+@dataclass(frozen=True)
+class EvaluateOptions:
+    """How checkpoints are scored, checked when built: the one set of options of
+    :func:`evaluate_checkpoints` and ``hicd evaluate``, whose options are built from these
+    fields (their help and defaults); errors name the CLI option.
+    """
+
+    split: str | None = option(
+        None, help="evaluate the names in DATA/list/SPLIT.txt", default_help="every pair"
+    )
+    settings: str | None = option(
+        None,
+        help="comma-separated settings: clean, resolution-xS, single (every kind and severity), "
+        "single-KIND, single-KIND-sN, multi-xS, any of these with @t1/@t2 (that date instead of "
+        "--date), mixed, and grid (the 26 settings of the robustness grid)",
+        default_help=f"{DEFAULT_SETTINGS}; only the --degraded-t2 folder when that is given",
+    )
+    tile: int | None = tile_option()
+    overlap: int | None = overlap_option()
+    batch_size: int | None = batch_size_option()
+    seed: int = seed_option()
+    device: str = device_option()
+    engine: str = engine_option()
+    degraded_t2_dir: str | Path | None = option(
+        None,
+        help="folder of already degraded t2 images with the dataset's names (released sets)",
+        default_help="none",
+    )
+    degraded_name: str = option("released", help="setting name reported for --degraded-t2")
+    date: str = option(
+        DATE, help="which date to degrade where a setting names none (@t1/@t2; mixed draws its own)"
+    )
+    names: tuple[str, ...] | None = option(
+        None, help="display name of each checkpoint, in order", default_help="file stems"
+    )
+    examples: int = option(4, help="pairs in examples.png (0: none)")
+    ignore_value: int | None = option(
+        None, help="label value to ignore (e.g. 255 for 0/1/255 labels)", default_help="none"
+    )
+    value_scale: ValueScale = value_scale_option()
+    workers: int = option(0, help="processes that read and degrade ahead (0: inline)")
+    progress: bool = progress_option(True)
+    cell: int | None = option(
+        None,
+        help="also return the confusion counts of every cell×cell window of every pair (key "
+        "cells: one [tp, fp, tn, fn] per window), the units of "
+        "hicd.evaluation.statistics.bootstrap_f1",
+        default_help="none",
+    )
+    overwrite: bool = option(
+        False,
+        help="replace the results of an earlier evaluation in --out",
+        default_help="refuse",
+    )
+    resume: bool = option(
+        False,
+        help="finish the interrupted evaluation in --out: skip the settings it finished "
+        "(refused when checkpoints, data or options differ)",
+    )
+
+    def __post_init__(self) -> None:
+        if self.settings is not None and not isinstance(self.settings, str):
+            object.__setattr__(self, "settings", ",".join(str(item) for item in self.settings))
+        if self.names is not None:
+            object.__setattr__(self, "names", tuple(self.names))
+        if self.examples < 0 or self.workers < 0 or (self.batch_size or 1) < 1:
+            raise ConfigError("--examples and --workers must be >= 0 and --batch-size >= 1")
+        if self.date not in DATES:
+            raise ConfigError(f"--date must be one of {', '.join(DATES)}, got {self.date!r}")
+        check_engine(self.engine)
+        if self.tile is not None or self.overlap is not None:
+            Tiling.resolve(self.tile, self.overlap)  # an explicit tile/overlap checked now
 
 
 @dataclass(frozen=True)
@@ -143,33 +236,27 @@ def run_identity(
     checkpoints: Sequence[Path],
     names: Sequence[str],
     data: str | Path,
-    split: str | None,
     cases: Sequence[Case],
-    seed: int,
-    date: str,
-    tile: int | None,
-    overlap: int | None,
-    ignore_value: int | None,
-    value_scale: ValueScale,
-    cell: int | None,
+    options: EvaluateOptions,
 ) -> dict[str, Any]:
     """What makes two evaluations the same run (``--resume`` refuses when it differs)."""
+    value_scale = options.value_scale
     return {
         "checkpoints": [
             {"name": name, "path": str(path.resolve()), "sha256": _sha256(path)}
             for path, name in zip(checkpoints, names, strict=True)
         ],
         "data": str(Path(data).resolve()),
-        "split": split,
+        "split": options.split,
         "settings": [case.name for case in cases],
         "released t2 folder": next((str(c.t2_dir.resolve()) for c in cases if c.t2_dir), None),
-        "seed": seed,
-        "date": date,
-        "tile": tile,
-        "overlap": overlap,
-        "ignore value": ignore_value,
+        "seed": options.seed,
+        "date": options.date,
+        "tile": options.tile,
+        "overlap": options.overlap,
+        "ignore value": options.ignore_value,
         "value scale": list(value_scale) if isinstance(value_scale, tuple) else value_scale,
-        "cell": cell,
+        "cell": options.cell,
     }
 
 
@@ -185,80 +272,40 @@ def _check_bands(sample: Sample, entrant: Entrant) -> None:
 def evaluate_checkpoints(
     checkpoints: Sequence[str | Path],
     data: str | Path,
-    split: str | None = None,
-    settings: str | Sequence[str] | None = None,
+    options: EvaluateOptions | None = None,
+    *,
     out: str | Path | None = None,
-    tile: int | None = None,
-    overlap: int | None = None,
-    batch_size: int = 4,
-    seed: int = 0,
-    device: str | torch.device = "auto",
-    engine: str = DEFAULT_ENGINE,
-    degraded_t2_dir: str | Path | None = None,
-    degraded_name: str = "released",
-    date: Literal["t1", "t2"] = "t2",
-    names: Sequence[str] | None = None,
-    examples: int = 4,
-    ignore_value: int | None = None,
-    value_scale: ValueScale = None,
-    workers: int = 0,
-    progress: bool = True,
-    cell: int | None = None,
-    overwrite: bool = False,
-    resume: bool = False,
+    **keywords: Any,
 ) -> list[dict[str, Any]]:
-    """Score each checkpoint under each setting on a generic-layout dataset.
+    """Score each checkpoint under each setting on a dataset (what ``hicd evaluate`` does).
 
     Args:
         checkpoints: hicd checkpoint files.
         data: dataset folder (``A/``, ``B/``, ``label/``, optional ``list/SPLIT.txt``).
-        split: evaluate the names in ``list/SPLIT.txt`` (default: every pair).
-        settings: comma-separated settings; families expand (``single``: every kind at
-            severities 1–5 as ``single-KIND-sSEVERITY``). None: :data:`DEFAULT_SETTINGS`, or
-            only the released folder when ``degraded_t2_dir`` is given.
+        options: an :class:`EvaluateOptions` (default: its defaults): split, settings, tiling,
+            seed, device, engine, released t2 folder, names, examples, ... (see its fields).
         out: folder for results.json/.csv/.md, confusion.json, robustness.png, examples.png
             and progress.json (None: write nothing). The results are rewritten after every
             setting, so an interrupted run keeps the settings it finished.
-        tile, overlap: prediction windows (default: ``hicd.data.Tiling.resolve``: the
-            checkpoint's tile size, else 512, and a quarter of the tile).
-        batch_size: windows per forward pass.
-        seed: seed of the deterministic degradation (as ``hicd degrade --seed``).
-        device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda:1"``, ...
-        engine: ``"torch"``, ``"onnx"`` or ``"auto"`` (ONNX Runtime on the CPU), as
-            ``hicd.inference.engine.build_engine``.
-        degraded_t2_dir: a folder of already degraded t2 images with the dataset's names.
-        degraded_name: the setting name reported for ``degraded_t2_dir``.
-        date: which date the on-the-fly settings degrade where their name gives none
-            (``resolution-x4@t1`` degrades t1; ``mixed`` draws the date per pair).
-        names: display names, one per checkpoint (default: file stems).
-        examples: number of example pairs in examples.png (0: no sheet).
-        ignore_value: label value to ignore besides the default encodings (e.g. 255 for 0/1/255
-            labels).
-        value_scale: pixel value that maps to 1.0, one for both dates or (t1, t2) (default:
-            the rule of :mod:`hicd.data.io`).
-        workers: data-loading processes that read and degrade ahead of the models (0: inline).
-        progress: show a progress bar over settings × pairs.
-        cell: also return the confusion counts of every ``cell``×``cell`` window of every pair
-            (key ``cells``: one ``[tp, fp, tn, fn]`` per window), the units of a bootstrap
-            over the evaluation set (``hicd.evaluation.statistics.bootstrap_f1``).
-        overwrite: replace the results of an earlier evaluation in ``out`` (default: refused).
-        resume: finish the evaluation recorded in ``out/progress.json``: the settings it
-            finished are not computed again (refused when checkpoints, data or options differ).
+        keywords: fields of ``EvaluateOptions`` that replace those of ``options``
+            (``split="test"``, ``settings="clean,multi-x4"``, ``seed=1``, ...).
 
     Returns:
         One dict per (checkpoint, setting), checkpoint-major, with the keys model, setting,
         precision, recall, f1, iou, oa and kappa (fractions in [0, 1]), and ``cells`` when
-        ``cell`` is given.
+        ``options.cell`` is given.
     """
+    options = build(EvaluateOptions, options, keywords, "evaluate_checkpoints")
+    split, seed, date, cell = options.split, options.seed, options.date, options.cell
+    degraded_t2_dir = options.degraded_t2_dir
     checkpoints = [Path(path) for path in checkpoints]
-    check_engine(engine)
     if out is not None:
         out = Path(out)
-        check_out(out, overwrite, resume)
+        check_out(out, options.overwrite, options.resume)
     if not checkpoints:
         raise ConfigError("no checkpoint to evaluate: give at least one --checkpoint")
-    cases = build_cases(settings, degraded_t2_dir, degraded_name)
-    names = model_names(checkpoints, names)
+    cases = build_cases(options.settings, degraded_t2_dir, options.degraded_name)
+    names = model_names(checkpoints, options.names)
     datasets = {
         case.name: BitemporalDataset(
             data,
@@ -267,37 +314,25 @@ def evaluate_checkpoints(
             degradation=case.setting,
             degraded_date=date,
             degradation_seed=seed,
-            ignore_value=ignore_value,
-            value_scale=value_scale,
+            ignore_value=options.ignore_value,
+            value_scale=options.value_scale,
         )
         for case in cases
     }
     progress_file = None
     finished: dict[str, dict[str, Any]] = {}
     if out is not None:
-        identity = run_identity(
-            checkpoints,
-            names,
-            data,
-            split,
-            cases,
-            seed,
-            date,
-            tile,
-            overlap,
-            ignore_value,
-            value_scale,
-            cell,
-        )
-        progress_file = Progress(out, identity)
-        if resume:
+        progress_file = Progress(out, run_identity(checkpoints, names, data, cases, options))
+        if options.resume:
             finished = progress_file.load()
-    entrants = _load(checkpoints, names, resolve_device(device), tile, overlap, engine)
+    device = resolve_device(options.device)
+    batch_size = options.batch_size or batch_size_for(device.type)
+    entrants = _load(checkpoints, names, device, options.tile, options.overlap, options.engine)
 
     example_case = _example_case(cases)
-    collector = ExampleCollector(examples)
+    collector = ExampleCollector(options.examples)
     total = sum(len(dataset) for dataset in datasets.values())
-    with tqdm(total=total, desc="evaluate", unit="pair", disable=not progress) as bar:
+    with tqdm(total=total, desc="evaluate", unit="pair", disable=not options.progress) as bar:
         for case in cases:
             if case.name in finished:
                 bar.update(len(datasets[case.name]))
@@ -305,7 +340,7 @@ def evaluate_checkpoints(
             bar.set_postfix_str(case.name)
             metrics = {e.name: ChangeMetrics() for e in entrants}
             cells: dict[str, list[torch.Tensor]] = {e.name: [] for e in entrants}
-            for index, sample in enumerate(_samples(datasets[case.name], workers)):
+            for index, sample in enumerate(_samples(datasets[case.name], options.workers)):
                 probabilities = {}
                 for entrant in entrants:
                     _check_bands(sample, entrant)
@@ -317,7 +352,7 @@ def evaluate_checkpoints(
                         overlap=entrant.overlap,
                         batch_size=batch_size,
                     )
-                    change = (probabilities[entrant.name] > 0.5).long()
+                    change = (probabilities[entrant.name] > THRESHOLD).long()
                     metrics[entrant.name].update(change[None], sample["mask"][None])
                     if cell is not None:
                         cells[entrant.name].append(cell_counts(change, sample["mask"], cell))

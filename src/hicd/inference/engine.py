@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 from hicd._version import __version__
 from hicd.atomic import atomic_path
+from hicd.defaults import ENGINE
 from hicd.errors import ConfigError
 from hicd.inference.export import write_onnx
 from hicd.models.checkpoint import CheckpointInfo
@@ -33,8 +34,8 @@ from hicd.models.export import INPUT_NAMES, OUTPUT_NAME
 
 ENGINES = ("torch", "onnx", "auto")
 """Accepted values of ``engine`` / ``--engine``."""
-DEFAULT_ENGINE = "auto"
-"""The engine used when none is chosen (docs/benchmarks.md has the measurements behind it)."""
+DEFAULT_ENGINE = ENGINE
+"""The engine used when none is chosen (``hicd.defaults.ENGINE``)."""
 OPSET = 18
 CACHE_ENV = "HICD_CACHE_DIR"
 """Environment variable naming hicd's cache folder (default ``~/.cache/hicd``)."""

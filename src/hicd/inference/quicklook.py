@@ -15,6 +15,7 @@ from PIL import Image
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
+from hicd.defaults import THRESHOLD
 from hicd.inference.output import decode_changes
 from hicd.inference.raster import RasterSource, open_raster
 
@@ -28,7 +29,7 @@ def write_quicklook(
     t1: RasterSource,
     change_map: str | Path,
     path: str | Path,
-    threshold: float = 0.5,
+    threshold: float = THRESHOLD,
     max_side: int = MAX_SIDE,
 ) -> Path:
     """Write ``path`` (PNG) from t1 and a change map written by ``hicd predict``."""

@@ -22,6 +22,17 @@ from tqdm.auto import tqdm
 from hicd.atomic import atomic_paths, refuse_existing
 from hicd.data.io import ValueScale
 from hicd.data.tiling import Tiling
+from hicd.defaults import (
+    batch_size_for,
+    batch_size_option,
+    document,
+    option,
+    overlap_option,
+    progress_option,
+    threshold_option,
+    tile_option,
+    value_scale_option,
+)
 from hicd.errors import ConfigError
 from hicd.inference.device import model_device
 from hicd.inference.output import OUTPUT_SUFFIXES, ChangeMapWriter, decode_changes, encode
@@ -32,53 +43,56 @@ from hicd.inference.vector import resolve_vector_crs, write_change_polygons
 from hicd.inspection import PairInspection, accepts, inspect_arrays
 from hicd.models.checkpoint import CheckpointInfo
 
-BATCH_SIZES = {"cuda": 8, "cpu": 4}
-"""Default windows per forward pass by device type: on a CPU, larger batches are no faster and
-cost about 140 MB each (512-px tiles, ``siam_fpn``)."""
 GDAL_CACHE_MB = 64
 """GDAL block cache while predicting (GDAL's default, 5 % of RAM, grows with the scene)."""
 INSPECT_WINDOW = 1024
 """Side of the central window of a scene inspected before prediction (read like the rest)."""
 
 
+@document
 @dataclass(frozen=True)
 class PredictOptions:
     """How a scene is predicted and what is written beside the map, checked when built.
 
     The one set of prediction options of ``predict_scene``, ``ChangeDetector.predict_files`` /
-    ``predict_folders`` and ``hicd predict`` (errors name the CLI option).
-
-    Attributes:
-        tile, overlap: windows (None: ``hicd.data.Tiling.resolve`` against the checkpoint).
-        batch_size: windows per forward pass (None: 8 on a GPU, 4 on the CPU).
-        threshold: probability from which a pixel counts as changed.
-        probabilities: write float32 probabilities (NaN nodata) instead of 0/1 (255 nodata).
-        resampling: how t2 is resampled onto t1's grid (a key of ``RESAMPLING``).
-        bands: 1-based bands to read from both files (None: all but alpha).
-        value_scale: pixel value that maps to 1.0, for both dates or a pair (t1, t2).
-        quicklook: PNG of the changes over t1 (True: the map path with .png; a path; False).
-        vector: GeoJSON of the changes as polygons (None: none).
-        vector_crs: ``"EPSG:4326"`` (also ``"wgs84"``) or ``"native"`` (t1's CRS).
-        progress: show a progress bar.
-        overwrite: replace existing outputs (default: an existing output is a ConfigError).
-        inspect: measure the pair's quality gap first (``hicd.inspection``, a central window of
-            at most ``INSPECT_WINDOW``²) and say whether the checkpoint was trained for it.
+    ``predict_folders`` and ``hicd predict``, whose options are built from these fields (their
+    help and defaults); errors name the CLI option.
     """
 
-    tile: int | None = None
-    overlap: int | None = None
-    batch_size: int | None = None
-    threshold: float = 0.5
-    probabilities: bool = False
-    resampling: str = "bilinear"
-    bands: list[int] | None = None
-    value_scale: ValueScale = None
-    quicklook: bool | str | Path | None = True
-    vector: str | Path | None = None
-    vector_crs: str = "EPSG:4326"
-    progress: bool = False
-    overwrite: bool = False
-    inspect: bool = True
+    tile: int | None = tile_option()
+    overlap: int | None = overlap_option()
+    batch_size: int | None = batch_size_option()
+    threshold: float = threshold_option()
+    probabilities: bool = option(
+        False,
+        help="write float32 change probability (NaN nodata) instead of the 0/1 map (255 nodata)",
+    )
+    resampling: str = option("bilinear", help="how t2 is resampled onto t1's grid")
+    bands: list[int] | None = option(
+        None,
+        help="1-based bands to read from both files, e.g. 3,2,1",
+        default_help="all but alpha",
+    )
+    value_scale: ValueScale = value_scale_option()
+    quicklook: bool | str | Path | None = option(
+        True,
+        help="PNG of the changes over t1: True (the map path with .png), a path, or False (none)",
+    )
+    vector: str | Path | None = option(
+        None, help="also write the changes as polygons to this GeoJSON", default_help="none"
+    )
+    vector_crs: str = option(
+        "wgs84",
+        help="GeoJSON coordinates: RFC 7946 WGS 84 lon/lat (wgs84, also EPSG:4326) or t1's CRS "
+        "(native)",
+    )
+    progress: bool = progress_option(False)
+    overwrite: bool = option(False, help="replace existing outputs", default_help="refuse")
+    inspect: bool = option(
+        True,
+        help="measure each pair's quality gap first (hicd.inspection, on a central window of "
+        f"at most {INSPECT_WINDOW}² px) and say whether the checkpoint was trained for it",
+    )
 
     def __post_init__(self) -> None:
         if self.tile is not None or self.overlap is not None:
@@ -138,8 +152,8 @@ class PredictionResult:
 
 
 def default_batch_size(device: torch.device) -> int:
-    """Windows per forward pass when none is given: 8 on a GPU, 4 on the CPU."""
-    return BATCH_SIZES.get(device.type, BATCH_SIZES["cuda"])
+    """Windows per forward pass when none is given (``hicd.defaults.BATCH_SIZES``)."""
+    return batch_size_for(device.type)
 
 
 def resolve_tiling(tile: int | None, overlap: int | None, info: CheckpointInfo | None) -> Tiling:

@@ -27,6 +27,7 @@ from rasterio.features import shapes
 from rasterio.warp import transform_geom
 from rasterio.windows import Window
 
+from hicd.defaults import THRESHOLD
 from hicd.errors import ConfigError
 from hicd.inference.output import decode_changes
 from hicd.inference.raster import is_georeferenced, open_raster
@@ -53,7 +54,7 @@ def resolve_vector_crs(vector_crs: str) -> str:
 def write_change_polygons(
     change_map: str | Path,
     path: str | Path,
-    threshold: float = 0.5,
+    threshold: float = THRESHOLD,
     strip_rows: int = STRIP_ROWS,
     vector_crs: str = WGS84,
 ) -> int:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,8 +24,17 @@ from hicd.data.io import (
     read_image,
 )
 from hicd.data.pairing import pair_folders
+from hicd.defaults import (
+    DATE,
+    build,
+    document,
+    option,
+    progress_option,
+    seed_option,
+    value_scale_option,
+)
 from hicd.degradations.degrader import Degrader
-from hicd.degradations.settings import DegradationSetting
+from hicd.degradations.settings import DATES, DegradationSetting
 from hicd.errors import ConfigError
 
 DATE_FOLDERS = {"t1": "A", "t2": "B"}
@@ -32,18 +42,59 @@ MANIFEST = "degradation.json"
 MANIFEST_KEYS = ("setting", "seed", "date", "images", "files")
 
 
+@document
+@dataclass(frozen=True)
+class DegradeOptions:
+    """How a degraded copy is written: the one set of options of
+    :func:`write_degraded_dataset` and ``hicd degrade``, whose options are built from these
+    fields (their help and defaults); errors name the CLI option.
+    """
+
+    seed: int = seed_option()
+    date: str | None = option(
+        None,
+        help="which date to degrade; a full name ending in @t1 or @t2 gives its own, and mixed "
+        "draws it per pair",
+        default_help=DATE,
+    )
+    value_scale: ValueScale = value_scale_option()
+    overwrite: bool = option(
+        False,
+        help="replace a previous hicd degrade output in --out",
+        default_help="off; any other non-empty folder is refused",
+    )
+    progress: bool = progress_option(True)
+
+    def __post_init__(self) -> None:
+        if self.date is not None and self.date not in DATES:
+            raise ConfigError(f"--date must be one of {', '.join(DATES)}, got {self.date!r}")
+
+    def resolve_date(self, setting: DegradationSetting) -> str:
+        """The date degraded where ``setting`` names none; ``date`` is refused where the
+        setting draws the date itself (``mixed``) or names another."""
+        if self.date is not None and setting.setting == "mixed":
+            raise ConfigError(
+                f"--date does not apply to --setting {setting.name}, which draws the degraded "
+                "date of each pair: drop --date (the t1 share is set by the name, e.g. "
+                "mixed-t1p0.25)"
+            )
+        if self.date is not None and setting.date not in (None, self.date):
+            raise ConfigError(
+                f"--date {self.date} contradicts --setting {setting.name}: drop one of them"
+            )
+        return self.date or setting.date or DATE
+
+
 def write_degraded_dataset(
     data: str | Path,
     out: str | Path,
     setting: DegradationSetting | str,
-    seed: int = 0,
-    date: Literal["t1", "t2"] = "t2",
-    value_scale: ValueScale = None,
-    overwrite: bool = False,
-    progress: bool = True,
+    options: DegradeOptions | None = None,
+    **keywords: Any,
 ) -> Path:
-    """Copy the generic-layout dataset ``data`` to ``out`` with the images of ``date`` degraded
-    (or of the setting's own date, ``resolution-x4@t1``; ``mixed`` draws the date per pair).
+    """Copy the generic-layout dataset ``data`` to ``out`` with the images of one date degraded
+    (``options.date``, default t2, or the setting's own date, ``resolution-x4@t1``; ``mixed``
+    draws the date per pair).
 
     The other date, the labels and the split lists are copied byte for byte. Degraded images are
     written losslessly (PNG, or GeoTIFF with the source's profile for TIFF input), and
@@ -52,19 +103,23 @@ def write_degraded_dataset(
     degradation is deterministic in (seed, image name, setting), so two runs give identical
     bytes. The output appears atomically once complete.
 
-    ``value_scale`` says which pixel value is 1.0 (one value, or (t1, t2) of which the degraded
-    date's is used; default: the rule of :mod:`hicd.data.io`); degraded values above it are
-    written as the scale.
+    ``options`` (a :class:`DegradeOptions`, default its defaults; ``keywords`` replace its
+    fields: ``seed=1``, ``date="t1"``, ...): ``value_scale`` says which pixel value is 1.0 (one
+    value, or (t1, t2) of which the degraded date's is used; default: the rule of
+    :mod:`hicd.data.io`); degraded values above it are written as the scale.
 
     ``data`` is never modified: an ``out`` equal to, inside or containing ``data`` (after
     resolving links) is refused. A non-empty ``out`` is refused unless it is a previous
     ``hicd degrade`` output holding only the files hicd wrote, and ``overwrite`` is set.
     """
-    data, out = Path(data), Path(out)
-    target = check_output_folder(data, out, overwrite)
-    scales = dict(zip(DATE_FOLDERS, date_scales(value_scale), strict=True))
+    options = build(DegradeOptions, options, keywords, "write_degraded_dataset")
+    seed, overwrite = options.seed, options.overwrite
     if isinstance(setting, str):
         setting = DegradationSetting.parse(setting)
+    date = options.resolve_date(setting)
+    data, out = Path(data), Path(out)
+    target = check_output_folder(data, out, overwrite)
+    scales = dict(zip(DATE_FOLDERS, date_scales(options.value_scale), strict=True))
     label_dir = data / "label" if (data / "label").is_dir() else None
     pairs = pair_folders(data / "A", data / "B", label_dir)
     inputs = [path for pair in pairs for path in (pair.t1, pair.t2, pair.label) if path]
@@ -78,7 +133,7 @@ def write_degraded_dataset(
             (tmp / name).mkdir()
         if (data / "list").is_dir():
             shutil.copytree(data / "list", tmp / "list")
-        for pair in tqdm(pairs, desc=f"degrade {setting.name}", disable=not progress):
+        for pair in tqdm(pairs, desc=f"degrade {setting.name}", disable=not options.progress):
             if pair.label is not None:
                 shutil.copyfile(pair.label, tmp / "label" / pair.label.name)
             arrays = {when: read_image(getattr(pair, when)) for when in DATE_FOLDERS}

@@ -36,7 +36,7 @@ class ChangeModule(LightningModule):
     Validation and test run it on whole images by the tiling engine of ``hicd evaluate`` and
     ``hicd predict`` (:func:`hicd.inference.tiled.predict_change_probability`: ``eval_tile``
     windows overlapping by a quarter of the tile, blended probabilities, change where the
-    probability exceeds 0.5) and log the change-class metrics of the whole set (``val/f1``, ``val/iou``, ``val/precision``,
+    probability exceeds ``hicd.defaults.THRESHOLD``) and log the change-class metrics of the whole set (``val/f1``, ``val/iou``, ``val/precision``,
     ``val/recall``, ``val/oa``, ``val/kappa``; ``test/...``) from one confusion matrix,
     summed over all processes under DDP.
 
@@ -135,7 +135,7 @@ class ChangeModule(LightningModule):
         valid = int((mask != IGNORE_INDEX).sum())
         loss = change_detection_loss(_probability_logits(probability), mask)["cd"]
         self.losses[stage].update(loss, weight=max(valid, 1))
-        self.metrics[stage].update(probability, mask)  # change where probability > 0.5
+        self.metrics[stage].update(probability, mask)  # change where probability > THRESHOLD
 
     def _log_metrics(self, stage: str) -> None:
         # compute() sums the states over all processes first, so every process logs the same

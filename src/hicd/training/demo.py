@@ -12,6 +12,7 @@ import lightning.pytorch as pl
 
 from hicd.atomic import refuse_non_empty
 from hicd.data.synthetic import write_synthetic_dataset
+from hicd.defaults import SETTING
 from hicd.distillation import DistillationConfig
 from hicd.models.pretrained import shared_backbone_weights
 from hicd.training.config import NetworkConfig, OptimConfig
@@ -40,7 +41,7 @@ class DemoConfig:
     student_steps: int = 200
     val_every: int = 50
     lr: float = 1e-3
-    degradation: str = "multi-x4"
+    degradation: str = SETTING
     settings: str = "clean,resolution-x4,multi-x4"
     students: dict[str, DistillationConfig] = field(
         default_factory=lambda: {

@@ -12,6 +12,7 @@ from lightning.pytorch.utilities.seed import isolate_rng
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from hicd.defaults import SETTING
 from hicd.degradations import DegradationSetting, Degrader
 from hicd.distillation import METHODS, DistillationConfig, DistillationOutput, Distiller
 from hicd.distillation.batchnorm import recalibrate_batchnorm
@@ -70,7 +71,7 @@ class StudentModule(ChangeModule):
         network: NetworkConfig | None = None,
         init_from_teacher: bool = False,
         distillation: DistillationConfig | None = None,
-        degradation: str = "multi-x4",
+        degradation: str = SETTING,
         degraded_date: Literal["t1", "t2"] = "t2",
         degradation_seed: int = 0,
         optim: OptimConfig | None = None,
@@ -150,7 +151,7 @@ class StudentModule(ChangeModule):
     @classmethod
     def run_name(cls, init_args: Mapping[str, Any]) -> str:
         method = (init_args.get("distillation") or {}).get("method", DistillationConfig.method)
-        setting = DegradationSetting.parse(init_args.get("degradation") or "multi-x4")
+        setting = DegradationSetting.parse(init_args.get("degradation") or SETTING)
         return f"student-{method}-{setting.name}"
 
     # -- the quality difference, made on the fly ----------------------------------------------
