@@ -92,6 +92,53 @@ def generic_dataset(tmp_path: Path):
     return make
 
 
+def write_split_folders(
+    root: Path, label_folder: str = "label", splits=("train", "val", "test"), size=(32, 48)
+) -> Path:
+    """The LEVIR-CD layout (``SPLIT/{A,B,label}/*.png``, or SV-CD's ``OUT`` labels): two pairs
+    per split, named ``SPLIT_1`` and ``SPLIT_2``, labels 0/255."""
+    for split_index, split in enumerate(splits):
+        for index in range(2):
+            t1, t2, label = random_pair(10 * split_index + index, size)
+            name = f"{split}_{index + 1}.png"
+            for folder, array in (("A", t1), ("B", t2), (label_folder, label)):
+                write_png(root / split / folder / name, array)
+    return root
+
+
+def write_bandon(root: Path, size=(32, 48)) -> Path:
+    """The BANDON layout: JPEG images under ``imgs/CITY/t1|t2``, labels 0/1/255 under
+    ``labels_unch0ch1ig255/CITY/t1VSt2``, list files ``list_BANDON_{train,test}.txt`` (with
+    auxiliary paths, which are not read)."""
+    lines = []
+    for index, city in enumerate(("bj", "sh", "wh")):
+        name = f"L81_{index}"
+        t1, t2, label = random_pair(index, size, label_values=(0, 1, 255))
+        write_png(root / "imgs" / city / "t1" / f"{name}.jpg", t1)
+        write_png(root / "imgs" / city / "t2" / f"{name}.jpg", t2)
+        label_path = f"labels_unch0ch1ig255/{city}/t1VSt2/{name}.png"
+        write_png(root / label_path, label)
+        aux = f"building_labels/{city}/t1/{name}.png"
+        lines.append(f"imgs/{city}/t1/{name}.jpg imgs/{city}/t2/{name}.jpg {label_path} {aux}")
+    (root / "list_BANDON_train.txt").write_text("\n".join(lines[:2]) + "\n")
+    (root / "list_BANDON_test.txt").write_text(lines[2] + "\n")
+    return root
+
+
+@pytest.fixture
+def layout_dataset(tmp_path: Path):
+    """Factory of a tiny dataset in a layout: ``layout_dataset("levir_cd")`` (also ``sv_cd``
+    with PNG labels in ``OUT/``, and ``bandon``), written under tmp_path/LAYOUT."""
+
+    def make(layout: str, size=(32, 48)) -> Path:
+        root = tmp_path / layout
+        if layout == "bandon":
+            return write_bandon(root, size)
+        return write_split_folders(root, "OUT" if layout == "sv_cd" else "label", size=size)
+
+    return make
+
+
 @pytest.fixture
 def png_writer():
     """The ``write_png(path, array)`` helper."""

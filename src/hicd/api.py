@@ -31,7 +31,9 @@ from hicd.data.io import (
     default_scale,
     image_to_tensor,
 )
-from hicd.data.pairing import pair_folders
+from hicd.data.layouts import layout_pairs
+from hicd.data.pairing import PairFiles, pair_folders
+from hicd.defaults import LAYOUT
 from hicd.errors import ConfigError, DataError, HicdError
 from hicd.inference.device import resolve_device
 from hicd.inference.engine import DEFAULT_ENGINE, build_engine, check_engine
@@ -58,6 +60,7 @@ __all__ = [
     "PredictOptions",
     "PredictionResult",
     "inspect_pair",
+    "plan_dataset",
     "plan_folders",
     "predict_folders_distributed",
 ]
@@ -121,12 +124,47 @@ def plan_folders(
     one with only some of them is a ConfigError unless ``overwrite``, which predicts it again.
     """
     options = PredictOptions.build(options, **keywords)
+    _check_folder_options(options)
+    pairs = pair_folders(Path(t1_dir), Path(t2_dir), None)
+    return plan_pairs(pairs, out_dir, options, vector_dir=vector_dir, resume=resume)
+
+
+def plan_dataset(
+    data: str | Path,
+    out_dir: str | Path,
+    options: PredictOptions | None = None,
+    *,
+    layout: str = LAYOUT,
+    split: str | None = None,
+    vector_dir: str | Path | None = None,
+    resume: bool = False,
+    **keywords: Any,
+) -> FolderPlan:
+    """``plan_folders`` for the pairs of a dataset folder in ``layout`` (``split``: only that
+    split; see ``hicd.data.LAYOUTS``), labels ignored; outputs are named by the pairs' names."""
+    options = PredictOptions.build(options, **keywords)
+    _check_folder_options(options)
+    pairs = layout_pairs(data, layout, split, labels=False)
+    return plan_pairs(pairs, out_dir, options, vector_dir=vector_dir, resume=resume)
+
+
+def _check_folder_options(options: PredictOptions) -> None:
     if not isinstance(options.quicklook, bool | None) or options.vector:
         raise ConfigError(
             "quicklook names one file and vector one GeoJSON: in folder mode quick-looks go "
             "to the output folder and polygons to vector_dir (--vector)"
         )
-    pairs = pair_folders(Path(t1_dir), Path(t2_dir), None)
+
+
+def plan_pairs(
+    pairs: Sequence[PairFiles],
+    out_dir: str | Path,
+    options: PredictOptions,
+    *,
+    vector_dir: str | Path | None = None,
+    resume: bool = False,
+) -> FolderPlan:
+    """The plan of ``plan_folders`` for given pairs (``out_dir/NAME.tif`` per pair)."""
     out_dir = Path(out_dir)
     require_folder(out_dir)
     jobs, skipped = [], []
@@ -390,11 +428,14 @@ class DistributedReport:
 
 def predict_folders_distributed(
     checkpoint: str | Path,
-    t1_dir: str | Path,
-    t2_dir: str | Path,
+    t1_dir: str | Path | None,
+    t2_dir: str | Path | None,
     out_dir: str | Path,
     options: PredictOptions | None = None,
     *,
+    data: str | Path | None = None,
+    layout: str = LAYOUT,
+    split: str | None = None,
     vector_dir: str | Path | None = None,
     resume: bool = False,
     engine: str = DEFAULT_ENGINE,
@@ -427,6 +468,8 @@ def predict_folders_distributed(
         checkpoint, engine: as for ``ChangeDetector.from_checkpoint``.
         t1_dir, t2_dir, out_dir, options, vector_dir, resume, keywords: as for
             ``ChangeDetector.predict_folders``.
+        data, layout, split: the pairs of a dataset folder instead of two folders (give None
+            for ``t1_dir`` and ``t2_dir``), as :func:`plan_dataset`.
 
     Returns:
         this process's :class:`DistributedReport` (all processes return, not only rank 0).
@@ -452,7 +495,9 @@ def predict_folders_distributed(
         )
     except (MisconfigurationException, ValueError) as error:
         raise ConfigError(f"{settings}: {error}") from None
-    plan_arguments = (t1_dir, t2_dir, out_dir, options, vector_dir, resume)
+    if (data is None) == (t1_dir is None or t2_dir is None):
+        raise ConfigError("give two folders (t1_dir and t2_dir) or a dataset folder (data)")
+    plan_arguments = (t1_dir, t2_dir, out_dir, options, vector_dir, resume, (data, layout, split))
     environment = getattr(fabric.strategy, "cluster_environment", None)
     launching = environment is not None and not environment.creates_processes_externally
     if launching:
@@ -487,13 +532,19 @@ def _accelerator(device: str) -> str:
 
 
 def _plan(
-    t1_dir: str | Path,
-    t2_dir: str | Path,
+    t1_dir: str | Path | None,
+    t2_dir: str | Path | None,
     out_dir: str | Path,
     options: PredictOptions,
     vector_dir: str | Path | None,
     resume: bool,
+    dataset: tuple[str | Path | None, str, str | None],
 ) -> FolderPlan:
+    data, layout, split = dataset
+    if data is not None:
+        return plan_dataset(
+            data, out_dir, options, layout=layout, split=split, vector_dir=vector_dir, resume=resume
+        )
     return plan_folders(t1_dir, t2_dir, out_dir, options, vector_dir=vector_dir, resume=resume)
 
 
@@ -511,14 +562,14 @@ def _predict_share(
 
     started = time.perf_counter()
     rank, world_size = fabric.global_rank, fabric.world_size
-    t1_dir, t2_dir, out_dir, options, vector_dir, resume = plan_arguments
+    t1_dir, t2_dir, out_dir, options, vector_dir, resume, dataset = plan_arguments
     options = replace(options, progress=options.progress and rank == 0)  # one bar, rank 0's
     # processes wait for each other on a gloo group without timeout: shares differ in length
     group = dist.new_group(backend="gloo", timeout=WAIT_FOREVER) if world_size > 1 else None
     try:
         plan, error = None, None
         try:
-            plan = _plan(t1_dir, t2_dir, out_dir, options, vector_dir, resume)
+            plan = _plan(t1_dir, t2_dir, out_dir, options, vector_dir, resume, dataset)
         except Exception as caught:
             error = caught
         _agree(group, rank, error)  # every process has checked every output; none has written

@@ -175,9 +175,9 @@ def split_option(help: str | None = None) -> Any:
     return option(
         None,
         help=help
-        or "the split: generic, the names in list/SPLIT.txt; levir_cd and sv_cd, train, val or "
-        "test; bandon, train, val, test or test_ood",
-        default_help="generic: every pair; other layouts: test",
+        or "the pairs of one split: generic, the names in list/SPLIT.txt; levir_cd and sv_cd: "
+        "train, val or test; bandon: train, val, test or test_ood",
+        default_help="every pair, of every split",
     )
 
 

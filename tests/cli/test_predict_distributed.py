@@ -182,6 +182,21 @@ def test_two_cpu_processes_write_each_pair_once_as_one_process_does(
 
 
 @pytest.mark.slow
+def test_two_processes_read_a_dataset_layout(checkpoint, folders, tmp_path, capsys):
+    """--data (here the generic layout of A/ and B/) spreads its pairs like two folders do."""
+    base = ["predict", "--checkpoint", str(checkpoint), "--quiet", "--no-inspect"]
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert main([*base, *folders, "--out", str(one), "--threads", "1"]) == 0
+    capsys.readouterr()
+    spread = [*base, "--data", str(tmp_path), "--out", str(two), "--threads", "2"]
+    run = hicd_cli([*spread, "--device", "cpu", "--devices", "2"], tmp_path / "cache")
+    assert run.returncode == 0, run.stderr
+    assert sorted(wrote(run.stdout)) == list(NAMES)
+    for name in NAMES:
+        assert (two / f"{name}.tif").read_bytes() == (one / f"{name}.tif").read_bytes()
+
+
+@pytest.mark.slow
 def test_an_error_on_one_process_stops_all_after_their_share(checkpoint, folders, tmp_path):
     (tmp_path / "B" / "d.png").write_text("not an image")  # d: the second pair of rank 1
     out = tmp_path / "out"

@@ -1,14 +1,21 @@
-"""Write a complete degraded copy of a dataset in the generic layout (A/, B/, label/, list/).
+"""Write a complete degraded copy of a dataset, in the layout of its input (--layout).
 
 The chosen date is degraded deterministically from (seed, image name, setting); the other
-date and the labels are copied unchanged; degradation.json records every parameter.
+date, the labels and the list files are copied unchanged; degradation.json records every
+parameter. With --split, only that split is copied.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from hicd.cli.options import add_option, add_output_policy, add_value_scale, build_options
+from hicd.cli.options import (
+    add_dataset,
+    add_option,
+    add_output_policy,
+    add_value_scale,
+    build_options,
+)
 from hicd.degradations import DATES, SCALES, SEVERITIES, SINGLE_KINDS, DegradationSetting
 from hicd.errors import ConfigError
 from hicd.tools.degraded_copy import DegradeOptions
@@ -19,7 +26,7 @@ DEFAULT_SEVERITY = 3
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, help="dataset folder in the generic layout")
+    add_dataset(parser, DegradeOptions, "dataset folder, copied in its own layout")
     parser.add_argument(
         "--out",
         required=True,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 
 from hicd.cli.options import (
+    add_dataset,
     add_option,
     add_output_policy,
     add_runtime,
@@ -34,8 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="CKPT",
         help="checkpoint to score (repeat for several)",
     )
-    parser.add_argument("--data", required=True, help="dataset folder in the generic layout")
-    add_option(parser, Options, "split")
+    add_dataset(parser, Options, "the labelled dataset folder")
     add_option(parser, Options, "settings")
     parser.add_argument("--out", required=True, help="folder for the results")
     add_option(parser, Options, "resume")

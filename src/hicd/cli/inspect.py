@@ -2,8 +2,9 @@
 
 From the pixels (and a JPEG file's quantisation tables): t2's effective ground sampling distance
 relative to t1's, each date's noise, blur and JPEG quality, which date is degraded and the
-nearest named setting (docs/inspection.md). Give --t1 and --t2, or --data (generic layout: A/,
-B/, paired by file name).
+nearest named setting (docs/inspection.md). Give --t1 and --t2, or --data (every pair of a
+dataset in --layout: generic A/ and B/ paired by file name, levir_cd, sv_cd or bandon; --split
+picks one split).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from hicd.cli.options import add_value_scale
+from hicd.cli.options import add_dataset, add_value_scale
+from hicd.defaults import LAYOUT
 from hicd.errors import ConfigError
 
 OPTION = "--value-scale"
@@ -20,7 +22,7 @@ OPTION = "--value-scale"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--t1", help="first-date image (with --t2)")
     parser.add_argument("--t2", help="second-date image (with --t1)")
-    parser.add_argument("--data", help="dataset folder in the generic layout (A/, B/): every pair")
+    add_dataset(parser, data_help="dataset folder: every pair (of --split)", required=False)
     add_value_scale(parser)
     parser.add_argument(
         "--json",
@@ -35,7 +37,11 @@ def run(args: argparse.Namespace) -> int:
     if args.data is not None:
         if args.t1 is not None or args.t2 is not None:
             raise ConfigError("--data and --t1/--t2 exclude each other: give one or the other")
-        results = inspect_dataset(args.data, args.value_scale, option=OPTION)
+        results = inspect_dataset(
+            args.data, args.value_scale, option=OPTION, layout=args.layout, split=args.split
+        )
+    elif args.split is not None or args.layout != LAYOUT:
+        raise ConfigError("--layout and --split apply to --data: give a dataset folder")
     elif args.t1 is None or args.t2 is None:
         raise ConfigError("give --t1 and --t2 (one pair) or --data (a dataset folder)")
     else:

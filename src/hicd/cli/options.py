@@ -16,7 +16,14 @@ import dataclasses
 from typing import Any, TypeVar
 
 from hicd.data.io import date_scales
-from hicd.defaults import device_option, engine_option, option_field, value_scale_option
+from hicd.defaults import (
+    device_option,
+    engine_option,
+    layout_option,
+    option_field,
+    split_option,
+    value_scale_option,
+)
 from hicd.errors import ConfigError
 
 T = TypeVar("T")
@@ -88,6 +95,28 @@ def build_options(cls: type[T], args: argparse.Namespace, **overrides: Any) -> T
         if name in names and hasattr(args, dest):
             values[name] = not getattr(args, dest)
     return cls(**{**values, **overrides})
+
+
+def add_dataset(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    cls: type | None = None,
+    data_help: str = "dataset folder",
+    required: bool = True,
+) -> None:
+    """``--data``, ``--layout`` and ``--split``: the fields of ``cls``, or the shared ones
+    (``hicd.defaults.layout_option``, ``split_option``)."""
+    from hicd.data import LAYOUTS
+
+    parser.add_argument("--data", required=required, help=f"{data_help} (see --layout)")
+    if cls is not None:
+        add_option(parser, cls, "layout", choices=tuple(LAYOUTS))
+        add_option(parser, cls, "split")
+        return
+    layout, split = layout_option(), split_option()
+    parser.add_argument(
+        "--layout", choices=tuple(LAYOUTS), default=layout.default, help=field_help(layout)
+    )
+    parser.add_argument("--split", help=field_help(split))
 
 
 def add_tiling(parser: argparse.ArgumentParser, cls: type) -> None:

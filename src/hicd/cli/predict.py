@@ -3,9 +3,10 @@
 t1 defines the output grid: a t2 with another resolution, size, CRS or extent is resampled onto
 it on the fly, and only where both footprints overlap is predicted (elsewhere: nodata). Both
 images are read and the map written window by window, so scenes of any size fit in memory. With
-folders for --t1, --t2 and --out, every pair of files with the same name is predicted: --resume
-skips the pairs already written, and --devices/--num-nodes spread the pairs over processes, GPUs
-and nodes (Lightning's launcher: the same command runs once per node, or under SLURM/torchrun).
+folders for --t1, --t2 and --out (or --data, a dataset in any --layout, instead of --t1 and
+--t2), every pair of files with the same name is predicted: --resume skips the pairs already
+written, and --devices/--num-nodes spread the pairs over processes, GPUs and nodes (Lightning's
+launcher: the same command runs once per node, or under SLURM/torchrun).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hicd.cli.options import (
+    add_dataset,
     add_inverted,
     add_option,
     add_output_policy,
@@ -26,6 +28,7 @@ from hicd.cli.options import (
     build_options,
     positive_int,
 )
+from hicd.defaults import LAYOUT
 from hicd.errors import ConfigError
 
 DEVICE_HELP = "auto, cpu, cuda, cuda:1, ... (with --devices: auto, cpu or cuda)"
@@ -51,8 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--checkpoint", required=True, help="checkpoint (from hicd fit or save_model_checkpoint)"
     )
-    parser.add_argument("--t1", required=True, help="first-date image (or folder of images)")
-    parser.add_argument("--t2", required=True, help="second-date image (or folder of images)")
+    parser.add_argument("--t1", help="first-date image (or folder of images)")
+    parser.add_argument("--t2", help="second-date image (or folder of images)")
     parser.add_argument("--out", required=True, help="change map GeoTIFF (or folder)")
     add_tiling(parser, Options)
     add_option(parser, Options, "threshold", type=float)
@@ -86,6 +89,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_output_policy(parser, Options)
     folders = parser.add_argument_group("folder mode: many pairs")
+    add_dataset(
+        folders,
+        data_help="instead of --t1/--t2: every pair of a dataset folder (labels unused)",
+        required=False,
+    )
     folders.add_argument(
         "--resume",
         action="store_true",
@@ -127,12 +135,19 @@ def options_from_args(args: argparse.Namespace, folder_mode: bool = False) -> Pr
 
 
 def run(args: argparse.Namespace) -> int:
-    from hicd.api import ChangeDetector, plan_folders
+    from hicd.api import ChangeDetector, plan_dataset, plan_folders
 
-    t1, t2 = Path(args.t1), Path(args.t2)
-    folder_mode = t1.is_dir()
+    dataset_mode = args.data is not None
+    if dataset_mode and (args.t1 is not None or args.t2 is not None):
+        raise ConfigError("--data and --t1/--t2 exclude each other: give one or the other")
+    if not dataset_mode and (args.t1 is None or args.t2 is None):
+        raise ConfigError("give --t1 and --t2 (two files or two folders) or --data (a dataset)")
+    if not dataset_mode and (args.layout != LAYOUT or args.split is not None):
+        raise ConfigError("--layout and --split apply to --data: give a dataset folder")
+    t1, t2 = (None, None) if dataset_mode else (Path(args.t1), Path(args.t2))
+    folder_mode = dataset_mode or t1.is_dir()
     options = options_from_args(args, folder_mode)
-    if folder_mode != t2.is_dir():
+    if not dataset_mode and folder_mode != t2.is_dir():
         raise ConfigError(f"--t1 {t1} and --t2 {t2}: give two files or two folders")
     if folder_mode and args.quicklook_path:
         raise ConfigError("--quicklook names one file: in folder mode quick-looks go to --out")
@@ -149,9 +164,13 @@ def run(args: argparse.Namespace) -> int:
         detector = ChangeDetector.from_checkpoint(args.checkpoint, args.device, args.engine)
         print_result(detector.predict_files(t1, t2, args.out, options))
         return 0
-    plan = plan_folders(
-        t1, t2, args.out, options, vector_dir=args.vector, resume=args.resume
-    )  # every output checked before the checkpoint is loaded
+    folders = {"vector_dir": args.vector, "resume": args.resume}
+    if dataset_mode:  # every output checked before the checkpoint is loaded
+        plan = plan_dataset(
+            args.data, args.out, options, layout=args.layout, split=args.split, **folders
+        )
+    else:
+        plan = plan_folders(t1, t2, args.out, options, **folders)
     if args.resume:
         print_skipped(plan)
     detector = ChangeDetector.from_checkpoint(args.checkpoint, args.device, args.engine)
@@ -170,6 +189,9 @@ def run_distributed(args: argparse.Namespace, options: PredictOptions) -> int:
             args.t2,
             args.out,
             options,
+            data=args.data,
+            layout=args.layout,
+            split=args.split,
             vector_dir=args.vector,
             resume=args.resume,
             engine=args.engine,

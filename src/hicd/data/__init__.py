@@ -4,6 +4,7 @@ from hicd.data.adapters import BANDON, LEVIRCD, SVCD
 from hicd.data.collate import collate_samples
 from hicd.data.dataset import BitemporalDataset, PairDataset, replace_t2
 from hicd.data.io import IGNORE_INDEX, read_image, read_label
+from hicd.data.layouts import LAYOUTS, layout_pairs, open_layout
 from hicd.data.pairing import PairFiles, pair_folders
 from hicd.data.synthetic import SyntheticChangeDataset, generate_pair, write_synthetic_dataset
 from hicd.data.tiling import DEFAULT_TILE, Box, Tiling, grid_windows
@@ -13,6 +14,7 @@ __all__ = [
     "BANDON",
     "DEFAULT_TILE",
     "IGNORE_INDEX",
+    "LAYOUTS",
     "LEVIRCD",
     "SVCD",
     "BitemporalDataset",
@@ -24,6 +26,8 @@ __all__ = [
     "collate_samples",
     "generate_pair",
     "grid_windows",
+    "layout_pairs",
+    "open_layout",
     "pair_folders",
     "read_image",
     "read_label",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from hicd.data.dataset import PairDataset
 from hicd.data.pairing import PairFiles, pair_folders
@@ -19,29 +19,57 @@ def _split_root(root: str | Path, split: str, splits: tuple[str, ...]) -> Path:
     return folder
 
 
-class LEVIRCD(PairDataset):
+class _SplitFolders(PairDataset):
+    """A layout of one folder per split, each with ``A/``, ``B/`` and a label folder.
+
+    ``split=None`` takes every split present, in the order of ``splits``.
+    """
+
+    splits: ClassVar[tuple[str, ...]] = ("train", "val", "test")
+    label_folder: ClassVar[str] = "label"
+    defaults: ClassVar[dict[str, Any]] = {}
+    """Dataset options of the layout (``kwargs`` given override them)."""
+
+    def __init__(self, root: str | Path, split: str | None = "train", **kwargs: Any) -> None:
+        super().__init__(self.find_pairs(root, split), **{**self.defaults, **kwargs})
+
+    @classmethod
+    def present_splits(cls, root: str | Path) -> list[str]:
+        """The splits of ``root`` (in the order of ``splits``); none is a DataError."""
+        found = [split for split in cls.splits if (Path(root) / split).is_dir()]
+        if not found:
+            raise DataError(
+                f"{root}: no split folder found (looked for {', '.join(cls.splits)}; the "
+                f"{cls.__name__} layout is SPLIT/A, SPLIT/B, SPLIT/{cls.label_folder})"
+            )
+        return found
+
+    @classmethod
+    def find_pairs(
+        cls, root: str | Path, split: str | None, labels: bool = True
+    ) -> list[PairFiles]:
+        """The pairs of ``split`` (None: of every split present), with labels or without."""
+        pairs = []
+        for name in cls.present_splits(root) if split is None else [split]:
+            folder = _split_root(root, name, cls.splits)
+            label = folder / cls.label_folder if labels else None
+            pairs += pair_folders(folder / "A", folder / "B", label)
+        return pairs
+
+
+class LEVIRCD(_SplitFolders):
     """LEVIR-CD: ``root/{train,val,test}/{A,B,label}/*.png``, 1024×1024 tiles, labels 0/255."""
 
-    splits = ("train", "val", "test")
 
-    def __init__(self, root: str | Path, split: str = "train", **kwargs: Any) -> None:
-        folder = _split_root(root, split, self.splits)
-        super().__init__(pair_folders(folder / "A", folder / "B", folder / "label"), **kwargs)
-
-
-class SVCD(PairDataset):
+class SVCD(_SplitFolders):
     """SV-CD (CDD, season-varying): ``root/{train,val,test}/{A,B,OUT}/*.jpg``, labels 0/255.
 
     The labels are stored as JPEG, so they are binarised at 128 rather than checked for
     exact 0/255 values.
     """
 
-    splits = ("train", "val", "test")
-
-    def __init__(self, root: str | Path, split: str = "train", **kwargs: Any) -> None:
-        folder = _split_root(root, split, self.splits)
-        kwargs.setdefault("label_threshold", 128)
-        super().__init__(pair_folders(folder / "A", folder / "B", folder / "OUT"), **kwargs)
+    label_folder = "OUT"
+    defaults: ClassVar[dict[str, Any]] = {"label_threshold": 128}
 
 
 class BANDON(PairDataset):
@@ -49,17 +77,45 @@ class BANDON(PairDataset):
 
     Each line holds paths relative to the root: t1 image, t2 image, change label, then
     auxiliary paths (ignored). Labels are 0 unchanged, 1 changed, 255 ignore. The list files
-    are looked up in ``root`` and then ``root/list``.
+    are looked up in ``root`` and then ``root/list``; ``split=None`` takes every split whose
+    list file is present.
     """
 
-    splits = ("train", "val", "test", "test_ood")
+    splits: ClassVar[tuple[str, ...]] = ("train", "val", "test", "test_ood")
+    defaults: ClassVar[dict[str, Any]] = {"ignore_value": 255}
 
-    def __init__(self, root: str | Path, split: str = "train", **kwargs: Any) -> None:
-        if split not in self.splits:
-            raise DataError(f"split must be one of {', '.join(self.splits)}; got {split!r}")
+    def __init__(self, root: str | Path, split: str | None = "train", **kwargs: Any) -> None:
+        super().__init__(self.find_pairs(root, split), **{**self.defaults, **kwargs})
+
+    @classmethod
+    def present_splits(cls, root: str | Path) -> list[str]:
+        """The splits with a list file (in the order of ``splits``); none is a DataError."""
+        found = []
+        for split in cls.splits:
+            try:
+                bandon_list_path(Path(root), split)
+            except DataError:
+                continue
+            found.append(split)
+        if not found:
+            raise DataError(
+                f"{root}: no BANDON list file found (list_BANDON_SPLIT.txt for SPLIT in "
+                f"{', '.join(cls.splits)}, in {root} or {Path(root) / 'list'})"
+            )
+        return found
+
+    @classmethod
+    def find_pairs(
+        cls, root: str | Path, split: str | None, labels: bool = True
+    ) -> list[PairFiles]:
+        """The pairs of ``split`` (None: of every split with a list file)."""
         root = Path(root)
-        kwargs.setdefault("ignore_value", 255)
-        super().__init__(read_bandon_list(root, bandon_list_path(root, split)), **kwargs)
+        pairs = []
+        for name in cls.present_splits(root) if split is None else [split]:
+            if name not in cls.splits:
+                raise DataError(f"split must be one of {', '.join(cls.splits)}; got {name!r}")
+            pairs += read_bandon_list(root, bandon_list_path(root, name))
+        return pairs if labels else [PairFiles(p.name, p.t1, p.t2) for p in pairs]
 
 
 def bandon_list_path(root: Path, split: str) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -177,16 +177,31 @@ class BitemporalDataset(PairDataset):
         t2_dir: str | Path | None = None,
         **kwargs: Any,
     ) -> None:
+        pairs = self.find_pairs(root, split, labels)
+        if t2_dir is not None:
+            pairs = replace_t2(pairs, Path(t2_dir))
+        self.root = Path(root)
+        self.split = split
+        super().__init__(pairs, **kwargs)
+
+    defaults: ClassVar[dict[str, Any]] = {}
+    """Dataset options of the layout (none: the generic layout says nothing of its labels)."""
+
+    @classmethod
+    def present_splits(cls, root: str | Path) -> list[str | None]:
+        """``[None]``: the generic layout's pairs are not kept apart by split folders."""
+        return [None]
+
+    @classmethod
+    def find_pairs(
+        cls, root: str | Path, split: str | None, labels: bool = True
+    ) -> list[PairFiles]:
+        """The pairs of ``root`` (those named in ``list/SPLIT.txt`` with ``split``)."""
         root = Path(root)
         if not root.is_dir():
             raise DataError(f"{root}: dataset folder not found")
         names = read_name_list(root / "list" / f"{split}.txt") if split else None
-        pairs = pair_folders(root / "A", root / "B", root / "label" if labels else None, names)
-        if t2_dir is not None:
-            pairs = replace_t2(pairs, Path(t2_dir))
-        self.root = root
-        self.split = split
-        super().__init__(pairs, **kwargs)
+        return pair_folders(root / "A", root / "B", root / "label" if labels else None, names)
 
 
 def replace_t2(pairs: Sequence[PairFiles], folder: Path) -> list[PairFiles]:

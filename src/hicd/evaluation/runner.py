@@ -19,12 +19,14 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from hicd.data import BitemporalDataset
+from hicd.data import PairDataset, open_layout
 from hicd.data.dataset import Sample
 from hicd.data.io import ValueScale
+from hicd.data.layouts import layout_class
 from hicd.data.tiling import Tiling
 from hicd.defaults import (
     DATE,
+    LAYOUT,
     SETTING,
     THRESHOLD,
     batch_size_for,
@@ -33,10 +35,12 @@ from hicd.defaults import (
     device_option,
     document,
     engine_option,
+    layout_option,
     option,
     overlap_option,
     progress_option,
     seed_option,
+    split_option,
     tile_option,
     value_scale_option,
 )
@@ -64,9 +68,8 @@ class EvaluateOptions:
     fields (their help and defaults); errors name the CLI option.
     """
 
-    split: str | None = option(
-        None, help="evaluate the names in DATA/list/SPLIT.txt", default_help="every pair"
-    )
+    layout: str = layout_option()
+    split: str | None = split_option()
     settings: str | None = option(
         None,
         help="comma-separated settings: clean, resolution-xS, single (every kind and severity), "
@@ -127,6 +130,7 @@ class EvaluateOptions:
         if self.date not in DATES:
             raise ConfigError(f"--date must be one of {', '.join(DATES)}, got {self.date!r}")
         check_engine(self.engine)
+        layout_class(self.layout)
         if self.tile is not None or self.overlap is not None:
             Tiling.resolve(self.tile, self.overlap)  # an explicit tile/overlap checked now
 
@@ -196,7 +200,7 @@ def model_names(checkpoints: Sequence[Path], names: Sequence[str] | None) -> lis
     return names
 
 
-def _samples(dataset: BitemporalDataset, workers: int) -> Iterator[Sample]:
+def _samples(dataset: PairDataset, workers: int) -> Iterator[Sample]:
     if workers <= 0:
         return (dataset[index] for index in range(len(dataset)))
     return iter(DataLoader(dataset, batch_size=None, num_workers=workers))
@@ -247,6 +251,7 @@ def run_identity(
             for path, name in zip(checkpoints, names, strict=True)
         ],
         "data": str(Path(data).resolve()),
+        **({"layout": options.layout} if options.layout != LAYOUT else {}),
         "split": options.split,
         "settings": [case.name for case in cases],
         "released t2 folder": next((str(c.t2_dir.resolve()) for c in cases if c.t2_dir), None),
@@ -281,7 +286,8 @@ def evaluate_checkpoints(
 
     Args:
         checkpoints: hicd checkpoint files.
-        data: dataset folder (``A/``, ``B/``, ``label/``, optional ``list/SPLIT.txt``).
+        data: dataset folder in ``options.layout`` (generic: ``A/``, ``B/``, ``label/``,
+            optional ``list/SPLIT.txt``; see ``hicd.data.LAYOUTS``).
         options: an :class:`EvaluateOptions` (default: its defaults): split, settings, tiling,
             seed, device, engine, released t2 folder, names, examples, ... (see its fields).
         out: folder for results.json/.csv/.md, confusion.json, robustness.png, examples.png
@@ -307,9 +313,10 @@ def evaluate_checkpoints(
     cases = build_cases(options.settings, degraded_t2_dir, options.degraded_name)
     names = model_names(checkpoints, options.names)
     datasets = {
-        case.name: BitemporalDataset(
+        case.name: open_layout(
             data,
-            split=split,
+            options.layout,
+            split,
             t2_dir=case.t2_dir,
             degradation=case.setting,
             degraded_date=date,
@@ -367,7 +374,7 @@ def evaluate_checkpoints(
                 for e in entrants
             }
             if progress_file is not None:
-                context = _context(entrants, data, split, seed, date, degraded_t2_dir)
+                context = _context(entrants, data, options)
                 progress_file.save(finished, _scores(names, cases, finished), context)
             if out is not None and case is example_case:
                 _write_examples(out, collector, names, example_case)
@@ -397,20 +404,19 @@ def _scores(
 
 
 def _context(
-    entrants: Sequence[Entrant],
-    data: str | Path,
-    split: str | None,
-    seed: int,
-    date: str,
-    degraded_t2_dir: str | Path | None,
+    entrants: Sequence[Entrant], data: str | Path, options: EvaluateOptions
 ) -> dict[str, str]:
+    split, layout = options.split, options.layout
+    where = f" (split `{split}`)" if split else " (all pairs)"
+    if layout != LAYOUT:
+        where = f" ({layout} layout, " + (f"split `{split}`)" if split else "every split)")
     context = {
-        "data": f"`{data}`" + (f" (split `{split}`)" if split else " (all pairs)"),
-        "degraded date": f"{date} (settings named @t1/@t2: that date; mixed: drawn per pair), "
-        f"seed {seed}",
+        "data": f"`{data}`{where}",
+        "degraded date": f"{options.date} (settings named @t1/@t2: that date; mixed: drawn per "
+        f"pair), seed {options.seed}",
     }
-    if degraded_t2_dir is not None:
-        context["released t2 images"] = f"`{degraded_t2_dir}`"
+    if options.degraded_t2_dir is not None:
+        context["released t2 images"] = f"`{options.degraded_t2_dir}`"
     for e in entrants:
         context[f"model {e.name}"] = f"`{e.path}` (tile {e.tile}, overlap {e.overlap})"
     return context

@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 
 from hicd.data.io import RASTERIO_SUFFIXES, ValueScale, date_scales, image_to_tensor, read_image
-from hicd.data.pairing import pair_folders
+from hicd.data.layouts import layout_pairs
+from hicd.defaults import LAYOUT
 from hicd.errors import DataError
 from hicd.inspection import estimators
 from hicd.inspection.gap import classify, is_noisy
@@ -194,14 +195,19 @@ def inspect_arrays(
 
 
 def inspect_dataset(
-    data: str | Path, value_scale: ValueScale = None, *, option: str = "value_scale"
+    data: str | Path,
+    value_scale: ValueScale = None,
+    *,
+    option: str = "value_scale",
+    layout: str = LAYOUT,
+    split: str | None = None,
 ) -> list[PairInspection]:
-    """``inspect_pair`` of every pair of a generic-layout dataset (``data/A``, ``data/B``),
-    paired by file name."""
+    """``inspect_pair`` of every pair of a dataset (``split``: of that split) in ``layout``
+    (generic: ``data/A``, ``data/B`` paired by file name; see ``hicd.data.LAYOUTS``)."""
     data = Path(data)
     if not data.is_dir():
         raise DataError(f"{data}: dataset folder not found (give a folder with A/ and B/)")
-    pairs = pair_folders(data / "A", data / "B", None)
+    pairs = layout_pairs(data, layout, split, labels=False)
     return [inspect_pair(p.t1, p.t2, value_scale, p.name, option=option) for p in pairs]
 
 

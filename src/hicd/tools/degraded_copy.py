@@ -1,4 +1,4 @@
-"""Writing a complete degraded copy of a dataset in the generic layout (``hicd degrade``)."""
+"""Writing a complete degraded copy of a dataset, in its own layout (``hicd degrade``)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from hicd.atomic import atomic_directory
+from hicd.data.adapters import bandon_list_path
 from hicd.data.io import (
     RASTERIO_SUFFIXES,
     ValueScale,
@@ -23,21 +24,23 @@ from hicd.data.io import (
     pixel_scale,
     read_image,
 )
-from hicd.data.pairing import pair_folders
+from hicd.data.layouts import layout_class, layout_splits
 from hicd.defaults import (
     DATE,
+    LAYOUT,
     build,
     document,
+    layout_option,
     option,
     progress_option,
     seed_option,
+    split_option,
     value_scale_option,
 )
 from hicd.degradations.degrader import Degrader
 from hicd.degradations.settings import DATES, DegradationSetting
 from hicd.errors import ConfigError
 
-DATE_FOLDERS = {"t1": "A", "t2": "B"}
 MANIFEST = "degradation.json"
 MANIFEST_KEYS = ("setting", "seed", "date", "images", "files")
 
@@ -64,10 +67,13 @@ class DegradeOptions:
         default_help="off; any other non-empty folder is refused",
     )
     progress: bool = progress_option(True)
+    layout: str = layout_option()
+    split: str | None = split_option()
 
     def __post_init__(self) -> None:
         if self.date is not None and self.date not in DATES:
             raise ConfigError(f"--date must be one of {', '.join(DATES)}, got {self.date!r}")
+        layout_class(self.layout)
 
     def resolve_date(self, setting: DegradationSetting) -> str:
         """The date degraded where ``setting`` names none; ``date`` is refused where the
@@ -92,11 +98,14 @@ def write_degraded_dataset(
     options: DegradeOptions | None = None,
     **keywords: Any,
 ) -> Path:
-    """Copy the generic-layout dataset ``data`` to ``out`` with the images of one date degraded
+    """Copy the dataset ``data`` to ``out`` with the images of one date degraded
     (``options.date``, default t2, or the setting's own date, ``resolution-x4@t1``; ``mixed``
     draws the date per pair).
 
-    The other date, the labels and the split lists are copied byte for byte. Degraded images are
+    The copy keeps the layout of ``data`` (``options.layout``: every file at the same relative
+    path; with ``options.split``, only that split's pairs and list file). The other date, the
+    labels and the list files are copied byte for byte (a BANDON list file is rewritten where a
+    degraded JPEG became a PNG; its auxiliary paths are not copied). Degraded images are
     written losslessly (PNG, or GeoTIFF with the source's profile for TIFF input), and
     ``degradation.json`` records the setting, the seed, the date (``either`` for ``mixed``) and
     every image's parameters (``mixed``: with the date and the setting drawn for it). The
@@ -119,24 +128,33 @@ def write_degraded_dataset(
     date = options.resolve_date(setting)
     data, out = Path(data), Path(out)
     target = check_output_folder(data, out, overwrite)
-    scales = dict(zip(DATE_FOLDERS, date_scales(options.value_scale), strict=True))
-    label_dir = data / "label" if (data / "label").is_dir() else None
-    pairs = pair_folders(data / "A", data / "B", label_dir)
-    inputs = [path for pair in pairs for path in (pair.t1, pair.t2, pair.label) if path]
-    if (data / "list").is_dir():
-        inputs += [path for path in (data / "list").rglob("*") if path.is_file()]
-    _check_sources_outside(inputs, target)
+    scales = dict(zip(DATES, date_scales(options.value_scale), strict=True))
+    layout = options.layout
+    cls = layout_class(layout)
+    generic = layout == LAYOUT
+    labels = not generic or (data / "label").is_dir()
+    jobs = [
+        (split, pair)
+        for split in layout_splits(data, layout, options.split)
+        for pair in cls.find_pairs(data, split, labels)
+    ]
+    lists = _list_files(data, layout, options.split)
+    inputs = [path for _, pair in jobs for path in (pair.t1, pair.t2, pair.label) if path]
+    _check_sources_outside([*inputs, *lists], target)
     degrader = Degrader(setting, seed=seed)
     records: dict[str, dict] = {}
+    renamed: dict[str, str] = {}  # degraded images whose name changed (JPEG → PNG)
+
+    def copy(path: Path, tmp: Path) -> None:
+        destination = tmp / path.relative_to(data)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, destination)
+
     with atomic_directory(target, overwrite=overwrite) as tmp:
-        for name in ("A", "B", *(["label"] if label_dir else [])):
-            (tmp / name).mkdir()
-        if (data / "list").is_dir():
-            shutil.copytree(data / "list", tmp / "list")
-        for pair in tqdm(pairs, desc=f"degrade {setting.name}", disable=not options.progress):
+        for split, pair in tqdm(jobs, desc=f"degrade {setting.name}", disable=not options.progress):
             if pair.label is not None:
-                shutil.copyfile(pair.label, tmp / "label" / pair.label.name)
-            arrays = {when: read_image(getattr(pair, when)) for when in DATE_FOLDERS}
+                copy(pair.label, tmp)
+            arrays = {when: read_image(getattr(pair, when)) for when in DATES}
             tensors = {
                 when: image_to_tensor(array, getattr(pair, when), scales[when])[None]
                 for when, array in arrays.items()
@@ -145,19 +163,28 @@ def write_degraded_dataset(
                 tensors["t1"], tensors["t2"], names=[pair.name], date=date
             )
             degraded_date = degrader.date_of(record, date)
-            kept_date = "t1" if degraded_date == "t2" else "t2"
-            kept = getattr(pair, kept_date)
-            shutil.copyfile(kept, tmp / DATE_FOLDERS[kept_date] / kept.name)
-            write_like(
+            copy(getattr(pair, "t1" if degraded_date == "t2" else "t2"), tmp)
+            source = getattr(pair, degraded_date)
+            folder = tmp / source.relative_to(data).parent
+            folder.mkdir(parents=True, exist_ok=True)
+            written = write_like(
                 (t1 if degraded_date == "t1" else t2)[0],
                 arrays[degraded_date],
-                getattr(pair, degraded_date),
-                tmp / DATE_FOLDERS[degraded_date],
+                source,
+                folder,
                 scales[degraded_date],
             )
-            records[pair.name] = record
+            if written.name != source.name:
+                renamed[source.relative_to(data).as_posix()] = written.relative_to(tmp).as_posix()
+            records[pair.name if generic else f"{split}/{pair.name}"] = record
+        for path in lists:
+            copy(path, tmp)
+            if layout == "bandon":
+                _rename_in_list(tmp / path.relative_to(data), renamed)
         manifest = {
             "source": str(data),
+            "layout": layout,
+            "split": options.split,
             "setting": setting.name,
             "seed": seed,
             "date": setting.degraded_date(date),
@@ -167,6 +194,29 @@ def write_degraded_dataset(
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         check_output_folder(data, out, overwrite)  # again: the folder may have changed meanwhile
     return out
+
+
+def _list_files(data: Path, layout: str, split: str | None) -> list[Path]:
+    """The list files a copy keeps: the generic layout's ``list/`` (``list/SPLIT.txt`` with a
+    split), BANDON's ``list_BANDON_SPLIT.txt`` of the splits copied; none for split folders."""
+    if layout == LAYOUT:
+        if split is not None:
+            return [data / "list" / f"{split}.txt"]
+        folder = data / "list"
+        return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+    if layout == "bandon":
+        return [bandon_list_path(data, name) for name in layout_splits(data, layout, split)]
+    return []
+
+
+def _rename_in_list(path: Path, renamed: dict[str, str]) -> None:
+    """Point a BANDON list file's image paths to the degraded images written under another
+    name (a JPEG source is written as PNG)."""
+    lines = []
+    for line in path.read_text().splitlines():
+        fields = line.split()
+        lines.append(" ".join(renamed.get(field, field) for field in fields) if fields else line)
+    path.write_text("\n".join(lines) + "\n")
 
 
 def check_output_folder(data: Path, out: Path, overwrite: bool) -> Path:

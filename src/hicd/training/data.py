@@ -12,7 +12,7 @@ from lightning.pytorch import LightningDataModule
 from lightning.pytorch.utilities import CombinedLoader
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
-from hicd.data import BANDON, LEVIRCD, SVCD, BitemporalDataset, collate_samples, training_transform
+from hicd.data import LAYOUTS, BitemporalDataset, collate_samples, training_transform
 from hicd.data.synthetic import SyntheticChangeDataset, split_indices
 from hicd.errors import ConfigError, DataError, cwd_note
 from hicd.training.config import as_config
@@ -20,13 +20,9 @@ from hicd.training.config import as_config
 Sample = dict[str, Any]
 Transform = Callable[[Sample], Sample]
 
-FILE_DATASETS: dict[str, Callable[..., Dataset]] = {
-    "generic": BitemporalDataset,
-    "levir_cd": LEVIRCD,
-    "bandon": BANDON,
-    "sv_cd": SVCD,
-}
-"""Dataset kinds read from ``root``: each is called as ``cls(root, split, **dataset_options)``."""
+FILE_DATASETS = LAYOUTS
+"""Dataset kinds read from ``root`` (``hicd.data.LAYOUTS``, the layouts every command reads):
+each is called as ``cls(root, split, **dataset_options)``."""
 
 DATASET_KINDS = ("synthetic", *FILE_DATASETS)
 
