@@ -275,3 +275,15 @@ def test_config_table_in_the_docs_matches_the_dataclass(config):
 
     expected = {f.name: shown(f.default) for f in dataclasses.fields(config)}
     assert documented == expected
+
+
+def test_every_method_name_has_its_objective_and_no_import_circle() -> None:
+    import ast
+    from pathlib import Path
+
+    from hicd.distillation import METHODS, config
+
+    assert tuple(METHODS) == METHOD_NAMES
+    tree = ast.parse(Path(config.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert "hicd.distillation.methods" not in imported  # methods.py imports config.py

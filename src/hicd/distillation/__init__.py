@@ -1,6 +1,6 @@
 """Hierarchical correlation distillation (HiCD) and baseline distillation methods."""
 
-from hicd.distillation.config import DistillationConfig
+from hicd.distillation.config import METHOD_NAMES, DistillationConfig
 from hicd.distillation.correlation import (
     cross_correlation_loss,
     global_correlation_loss,
@@ -10,7 +10,7 @@ from hicd.distillation.correlation import (
     self_correlation_loss,
 )
 from hicd.distillation.distiller import DistillationOutput, Distiller
-from hicd.distillation.methods import METHOD_NAMES, METHODS
+from hicd.distillation.methods import METHODS
 from hicd.models.checkpoint import load_student, save_student
 
 __all__ = [

@@ -10,6 +10,10 @@ from hicd.errors import ConfigError
 TEACHER_BN_MODES = ("batch", "recalibrate", "running")
 """How the frozen teacher's BatchNorm layers normalise (see ``DistillationConfig.teacher_bn``)."""
 
+METHOD_NAMES = ("none", "feature", "logit", "hicd")
+"""The values of ``DistillationConfig.method``: CE only, FitNet feature MSE, logit KD,
+hierarchical correlation (each implemented by ``hicd.distillation.methods.METHODS[name]``)."""
+
 REDUCTIONS = ("mean", "sum")
 """How a distillation module combines its terms (see ``DistillationConfig.reduction``)."""
 
@@ -78,8 +82,6 @@ class DistillationConfig:
     lambda_kd: float = 1.0
 
     def __post_init__(self) -> None:
-        from hicd.distillation.methods import METHOD_NAMES  # methods.py imports this module
-
         if self.method not in METHOD_NAMES:
             raise ConfigError(
                 f"distillation.method: {self.method!r} is not one of {', '.join(METHOD_NAMES)}"

@@ -321,7 +321,6 @@ METHODS: dict[str, type[DistillationObjective]] = {
     "logit": LogitDistillation,
     "hicd": CorrelationDistillation,
 }
-"""Objective class of each ``DistillationConfig.method``; build with ``from_models``."""
-
-METHOD_NAMES = tuple(METHODS)
-"""Distillation methods: CE only, FitNet feature MSE, logit KD, hierarchical correlation."""
+"""Objective class of each ``DistillationConfig.method`` (the keys are
+``hicd.distillation.config.METHOD_NAMES``, in order; a test keeps them equal); build with
+``from_models``."""
