@@ -31,3 +31,15 @@ def test_fit_best_with_ema_saves_the_averaged_weights(tmp_path):
     assert not torch.equal(averaged[name], current[name])
     model, _ = load_model(path)  # the averaged weights are what hicd tools load
     assert torch.equal(model.state_dict()[name.removeprefix("model.")], averaged[name])
+
+
+def test_one_checkpoint_policy_for_hicd_fit_and_runs(tmp_path) -> None:
+    from hicd.cli.lightning import CHECKPOINT_DEFAULTS, CHECKPOINT_GROUPS
+    from hicd.training.checkpointing import POLICIES, checkpoint_callback
+
+    assert CHECKPOINT_GROUPS == ("checkpoint", "last_checkpoint")
+    for group, which in zip(CHECKPOINT_GROUPS, ("best", "last"), strict=True):
+        for key, value in POLICIES[which].items():
+            assert CHECKPOINT_DEFAULTS[f"{group}.{key}"] == value
+    best = checkpoint_callback(tmp_path, "best")
+    assert (best.monitor, best.mode, best.filename, best.save_top_k) == ("val/f1", "max", "best", 1)

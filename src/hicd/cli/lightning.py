@@ -31,28 +31,14 @@ from hicd.errors import ConfigError, HicdError
 from hicd.models.checkpoint import read_checkpoint
 from hicd.models.encoders import IMAGENET
 from hicd.training import ChangeDataModule, ChangeModule
+from hicd.training.checkpointing import CLI_GROUPS, cli_defaults
 from hicd.training.config import check_path
 from hicd.training.quiet import expected_warnings_ignored
 
 RUNS_DIR = "runs"
-CHECKPOINT_DEFAULTS = {
-    # checkpoints/best.ckpt: the best val/f1 so far.
-    "checkpoint.monitor": "val/f1",
-    "checkpoint.mode": "max",
-    "checkpoint.filename": "best",
-    "checkpoint.save_top_k": 1,
-    "checkpoint.auto_insert_metric_name": False,
-    # checkpoints/last.ckpt: the latest state, rewritten at every validation. (ModelCheckpoint's
-    # own save_last only writes when the top-k checkpoint changes.)
-    "last_checkpoint.monitor": None,
-    "last_checkpoint.filename": "last",
-    "last_checkpoint.save_top_k": 1,
-    # A new fit into an existing run folder overwrites best.ckpt/last.ckpt rather than writing
-    # best-v1.ckpt, so students always find their teacher at checkpoints/best.ckpt.
-    "checkpoint.enable_version_counter": False,
-    "last_checkpoint.enable_version_counter": False,
-}
-CHECKPOINT_GROUPS = ("checkpoint", "last_checkpoint")
+CHECKPOINT_DEFAULTS = cli_defaults()
+"""``checkpoints/best.ckpt`` and ``last.ckpt``: ``hicd.training.checkpointing``."""
+CHECKPOINT_GROUPS = tuple(CLI_GROUPS)
 PATH_OPTIONS = {
     # option -> values that name no file, and what else the option takes
     "model.init_args.network.pretrained": (

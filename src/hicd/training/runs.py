@@ -12,11 +12,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import lightning.pytorch as pl
-from lightning.pytorch.callbacks import EMAWeightAveraging, ModelCheckpoint
+from lightning.pytorch.callbacks import EMAWeightAveraging
 from lightning.pytorch.loggers import CSVLogger
 
 from hicd.atomic import atomic_path
 from hicd.distillation import DistillationConfig
+from hicd.training.checkpointing import checkpoint_callback
 from hicd.training.config import OptimConfig
 from hicd.training.quiet import expected_warnings_ignored
 from hicd.training.student import StudentModule
@@ -39,9 +40,7 @@ def fit_best(
     then use the averaged weights.
     """
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-    checkpoint = ModelCheckpoint(
-        dirpath=run, filename="best", monitor="val/f1", mode="max", save_top_k=1
-    )
+    checkpoint = checkpoint_callback(run, "best")
     callbacks: list[pl.Callback] = [checkpoint]
     if ema_decay is not None:
         callbacks.append(EMAWeightAveraging(decay=ema_decay))
