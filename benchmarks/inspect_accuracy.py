@@ -24,8 +24,8 @@ from pathlib import Path
 
 import torch
 
+from hicd.data.degraded_copy import MANIFEST, write_degraded_dataset
 from hicd.inspection import inspect_dataset, inspect_pair, nearest_scale
-from hicd.tools.degraded_copy import MANIFEST, write_degraded_dataset
 
 DATASETS = ("levir-cd-256", "levir-cd-1024", "dsifn-256")
 SCALE_SETTINGS = (

@@ -24,13 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from hicd.atomic import require_folder
-from hicd.data.io import (
-    ValueScale,
-    check_float_values,
-    date_scales,
-    default_scale,
-    image_to_tensor,
-)
+from hicd.data.io import ValueScale, date_scales, image_to_tensor, tensor_scale
 from hicd.data.layouts import layout_pairs
 from hicd.data.pairing import PairFiles, pair_folders
 from hicd.defaults import LAYOUT
@@ -284,7 +278,8 @@ class ChangeDetector:
             raise DataError(f"{name}: a tensor must be C×H×W or B×C×H×W, got {tuple(image.shape)}")
         if image.shape[-3] != self.bands:
             raise DataError(f"{name}: has {image.shape[-3]} bands but the model takes {self.bands}")
-        return (image.to(torch.float32) / _tensor_scale(image, name, value_scale)).clamp_(0.0, 1.0)
+        scale = tensor_scale(image, name, value_scale, OPTION)
+        return (image.to(torch.float32) / scale).clamp_(0.0, 1.0)
 
     def _channels_last(self, array: np.ndarray, name: str) -> np.ndarray:
         if array.ndim == 2:
@@ -363,26 +358,6 @@ class ChangeDetector:
             if on_result is not None:
                 on_result(result)
         return results
-
-
-def _tensor_scale(image: Tensor, name: str, value_scale: float | None) -> float:
-    """The value that maps to 1.0 in a tensor, by the rule of ``hicd.data.io``."""
-    dtype = image.dtype
-    if dtype == torch.bool or dtype.is_complex:
-        raise DataError(f"{name}: unsupported pixel type {dtype}")
-    if dtype.is_floating_point:
-        if image.numel():
-            extremes = torch.stack([image.min(), image.max()]).float().cpu().numpy()
-            check_float_values(extremes, name, value_scale is not None, OPTION)
-        return default_scale(np.float32, lambda: (0.0, 1.0), name, value_scale, OPTION)
-
-    def value_range() -> tuple[float, float]:
-        if not image.numel():
-            return 0.0, float(torch.iinfo(dtype).max)
-        return image.min().item(), image.max().item()
-
-    numpy_type = np.dtype(str(dtype).removeprefix("torch."))
-    return default_scale(numpy_type, value_range, name, value_scale, OPTION)
 
 
 class DistributedError(HicdError):

@@ -17,10 +17,10 @@ from hicd import defaults
 from hicd.cli import predict
 from hicd.cli.main import build_parser, main
 from hicd.cli.options import INVERTED, build_options
+from hicd.data.degraded_copy import DegradeOptions
 from hicd.errors import ConfigError
 from hicd.evaluation.runner import EvaluateOptions, evaluate_checkpoints
 from hicd.inference.scene import PredictOptions
-from hicd.tools.degraded_copy import DegradeOptions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = {

@@ -16,8 +16,8 @@ import torch
 from hicd.cli.main import main
 from hicd.data import LAYOUTS, layout_pairs, open_layout, read_image
 from hicd.data.adapters import BANDON, LEVIRCD, SVCD
+from hicd.data.degraded_copy import write_degraded_dataset
 from hicd.errors import ConfigError, DataError
-from hicd.tools.degraded_copy import write_degraded_dataset
 from hicd.training.data import FILE_DATASETS
 
 

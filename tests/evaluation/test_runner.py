@@ -10,12 +10,12 @@ import pytest
 import torch
 from PIL import Image
 
+from hicd.data.degraded_copy import write_degraded_dataset
 from hicd.degradations import SEVERITIES, SINGLE_KINDS
 from hicd.errors import ConfigError, DataError
 from hicd.evaluation import runner
 from hicd.evaluation.metrics import METRIC_NAMES, scores_from_counts
 from hicd.evaluation.runner import evaluate_checkpoints
-from hicd.tools.degraded_copy import write_degraded_dataset
 
 KEYS = ["model", "setting", *METRIC_NAMES]
 

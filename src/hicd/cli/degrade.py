@@ -16,9 +16,9 @@ from hicd.cli.options import (
     add_value_scale,
     build_options,
 )
+from hicd.data.degraded_copy import DegradeOptions
 from hicd.degradations import DATES, SCALES, SEVERITIES, SINGLE_KINDS, DegradationSetting
 from hicd.errors import ConfigError
-from hicd.tools.degraded_copy import DegradeOptions
 
 FAMILIES = ("resolution", "single", "multi")
 DEFAULT_SCALE = 4
@@ -107,7 +107,7 @@ def setting_from_args(args: argparse.Namespace) -> DegradationSetting:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hicd.tools.degraded_copy import write_degraded_dataset
+    from hicd.data.degraded_copy import write_degraded_dataset
 
     setting = setting_from_args(args)
     options = build_options(DegradeOptions, args)

@@ -1,6 +1,9 @@
-"""Reading images and change labels from disk, with errors that name the file and the problem.
+"""Reading and writing images and change labels, with errors that name the file and the problem.
 
-PNG, JPEG and BMP go through Pillow; TIFF/GeoTIFF (any number of bands) through rasterio.
+PNG, JPEG and BMP go through Pillow; TIFF/GeoTIFF (any number of bands) through rasterio. One
+reader (``read_image``), one writer (``write_image_like``: an image in the pixel type and format
+of its source) and one value-scale rule, for arrays (``pixel_scale``, ``image_to_tensor``) and
+tensors (``tensor_scale``). (``hicd.inference.raster`` reads large scenes window by window.)
 
 Pixel values. Networks take values in [0, 1]; the *value scale* of a date is the pixel value
 that maps to 1.0. One rule holds in ``hicd predict``, ``hicd evaluate``, training datasets and
@@ -262,6 +265,32 @@ def scaled_image(
     return (tensor / scale).clamp_(0.0, 1.0), scale
 
 
+def tensor_scale(
+    image: torch.Tensor,
+    name: str | Path,
+    value_scale: float | None = None,
+    option: str = "--value-scale",
+) -> float:
+    """The value that maps to 1.0 in a tensor of any pixel type (the module's rule, as
+    ``pixel_scale`` for arrays)."""
+    dtype = image.dtype
+    if dtype == torch.bool or dtype.is_complex:
+        raise DataError(f"{name}: unsupported pixel type {dtype}")
+    if dtype.is_floating_point:
+        if image.numel():
+            extremes = torch.stack([image.min(), image.max()]).float().cpu().numpy()
+            check_float_values(extremes, name, value_scale is not None, option)
+        return default_scale(np.float32, lambda: (0.0, 1.0), name, value_scale, option)
+
+    def value_range() -> tuple[float, float]:
+        if not image.numel():
+            return 0.0, float(torch.iinfo(dtype).max)
+        return image.min().item(), image.max().item()
+
+    numpy_type = np.dtype(str(dtype).removeprefix("torch."))
+    return default_scale(numpy_type, value_range, name, value_scale, option)
+
+
 def read_label(
     path: str | Path, ignore_value: int | None = None, threshold: int | None = None
 ) -> torch.Tensor:
@@ -296,3 +325,36 @@ def read_label(
             )
     mask[ignored] = IGNORE_INDEX
     return torch.from_numpy(np.ascontiguousarray(mask))
+
+
+def write_image_like(
+    image: torch.Tensor,
+    source_array: np.ndarray,
+    source: Path,
+    folder: Path,
+    value_scale: float | None = None,
+) -> Path:
+    """Write a [0, 1] C×H×W tensor with the pixel type of ``source_array`` (1.0 becoming
+    ``pixel_scale(source_array, source, value_scale)``): GeoTIFF (keeping the source's
+    georeference) for TIFF sources, PNG otherwise."""
+    scale = pixel_scale(source_array, source, value_scale)
+    array = image.permute(1, 2, 0).numpy() * scale
+    if np.issubdtype(source_array.dtype, np.integer):
+        array = np.round(array)
+    array = array.astype(source_array.dtype)
+    if source.suffix.lower() in RASTERIO_SUFFIXES:
+        return _write_geotiff_like(array, source, folder / source.name)
+    path = folder / f"{source.stem}.png"
+    Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array).save(path)
+    return path
+
+
+def _write_geotiff_like(array: np.ndarray, source: Path, path: Path) -> Path:
+    import rasterio
+
+    with rasterio.open(source) as src:
+        profile = src.profile
+    profile.update(driver="GTiff", dtype=array.dtype.name, count=array.shape[2])
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(np.moveaxis(array, -1, 0))
+    return path

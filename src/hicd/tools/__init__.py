@@ -1,1 +1,2 @@
-"""Jobs made of several layers, run by the CLI: writing a degraded copy of a dataset."""
+"""Deprecated: ``hicd.tools.degraded_copy`` is an alias of ``hicd.data.degraded_copy``, kept for
+one release."""

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from hicd.data import BitemporalDataset
+from hicd.data import degraded_copy as writer_module
+from hicd.data.degraded_copy import write_degraded_dataset
 from hicd.degradations import SINGLE_KINDS, DegradationSetting
 from hicd.errors import HicdError
-from hicd.tools import degraded_copy as writer_module
-from hicd.tools.degraded_copy import write_degraded_dataset
 
 ACCEPTANCE_SETTINGS = [
     "resolution-x4",
@@ -94,8 +94,8 @@ def test_interrupted_run_leaves_nothing_behind(generic_dataset, tmp_path, monkey
             raise KeyboardInterrupt
         return original_write(*args, **kwargs)
 
-    original_write = writer_module.write_like
-    monkeypatch.setattr(writer_module, "write_like", failing_write)
+    original_write = writer_module.write_image_like
+    monkeypatch.setattr(writer_module, "write_image_like", failing_write)
     with pytest.raises(KeyboardInterrupt):
         write_degraded_dataset(root, tmp_path / "out", "resolution-x2", progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["generic"]
@@ -180,3 +180,16 @@ def test_mixed_copy_degrades_the_drawn_date_of_each_pair(generic_dataset, tmp_pa
         assert (out / folders[kept] / f"{name}.png").read_bytes() == source.read_bytes()
         assert torch.equal(written[index][date], sample[date])
         assert torch.equal(written[index][kept], sample[kept])
+
+
+def test_old_module_path_is_a_deprecated_alias() -> None:
+    import importlib
+    import sys
+
+    from hicd.data.degraded_copy import DegradeOptions
+
+    sys.modules.pop("hicd.tools.degraded_copy", None)
+    with pytest.warns(DeprecationWarning, match="moved to hicd.data.degraded_copy"):
+        old = importlib.import_module("hicd.tools.degraded_copy")
+    assert old.write_degraded_dataset is write_degraded_dataset
+    assert old.DegradeOptions is DegradeOptions

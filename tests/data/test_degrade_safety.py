@@ -12,8 +12,8 @@ import pytest
 
 from hicd.cli.degrade import setting_from_args
 from hicd.cli.main import main
+from hicd.data.degraded_copy import write_degraded_dataset
 from hicd.errors import ConfigError
-from hicd.tools.degraded_copy import write_degraded_dataset
 
 
 def tree_state(root: Path) -> dict[str, str]:
