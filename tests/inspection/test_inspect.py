@@ -13,7 +13,7 @@ from PIL import Image
 from hicd.data.synthetic import generate_pair
 from hicd.degradations import Degrader
 from hicd.errors import DataError
-from hicd.inspection import accepts, inspect_arrays, inspect_pair, nearest_scale
+from hicd.inspection import accepts, inspect_arrays, inspect_pair, nearest_scale, parse_trained
 from hicd.inspection.estimators import jpeg_quality_from_file, jpeg_quality_from_pixels, luminance
 
 SIZE = 256
@@ -215,3 +215,22 @@ def test_accepts(trained, date, gap, scale, ok) -> None:
     accepted, reason = accepts(trained, date, gap, scale)
     assert accepted is ok, reason
     assert reason
+
+
+def test_gap_names_settings_through_the_parser() -> None:
+    from hicd.degradations import DegradationSetting
+    from hicd.inspection.gap import classify
+
+    quiet = {"noise_sigma": 3.0, "jpeg_quality": None, "mean": 120.0, "contrast": 40.0}
+    noisy = {**quiet, "noise_sigma": 60.0}
+    for scale, dates, expected in (
+        (4.0, {"t1": quiet, "t2": quiet}, ("t2", "resolution-x4")),
+        (0.25, {"t1": noisy, "t2": quiet}, ("t1", "multi-x4@t1")),
+        (1.0, {"t1": noisy, "t2": quiet}, ("t1", "single-gaussian_noise-s4@t1")),
+    ):
+        date, name = classify(scale, dates)
+        assert (date, name) == expected
+        assert DegradationSetting.parse(name).name == name
+    assert parse_trained("resolution-x4@t1") == ("resolution-x4", "t1")
+    assert parse_trained("mixed-t1p0.25", "either") == ("mixed-t1p0.25", "either")
+    assert parse_trained("not-a-setting@t1") == ("not-a-setting@t1", "t2")

@@ -5,6 +5,7 @@ The decision rule and its thresholds are documented in docs/inspection.md.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 
@@ -12,7 +13,6 @@ from hicd.degradations.kinds import SEVERITY_TABLE
 from hicd.degradations.settings import SCALES, DegradationSetting
 from hicd.errors import ConfigError
 
-DATES = ("t1", "t2")
 SCALE_STEPS: tuple[int, ...] = (1, *SCALES)
 NOISE_SIGMA = 14.0
 """Grey levels from which a date counts as noisy: between clean aerial crops (Immerkær reads
@@ -30,8 +30,8 @@ HAZE_CONTRAST, HAZE_MEAN = 0.6, 1.25
 """Contrast ratio below which, with a brightness ratio above HAZE_MEAN, a date counts as hazy."""
 HAZE_DEPTH = 0.85
 """Mid depth of the haze model: contrast ratio ≈ exp(−beta · HAZE_DEPTH)."""
-MIXED = "mixed"
-"""A checkpoint trained on every gap (hicd's universal setting): accepts every pair."""
+DEFAULT_DATE = "t2"
+"""The date of a suggested setting named without ``@t1``/``@t2``."""
 
 
 def nearest_scale(relative_scale: float) -> int:
@@ -56,16 +56,16 @@ def classify(
         other = dates["t1" if date == "t2" else "t2"]
         degraded = dates[date]
         noisy = _is_noisy(degraded, other) or _is_jpeg(degraded, other)
-        return date, _at(f"{'multi' if noisy else 'resolution'}-x{scale}", date)
+        return date, _at(DegradationSetting("multi" if noisy else "resolution", scale=scale), date)
     for date, other in (("t2", "t1"), ("t1", "t2")):
         if _is_noisy(dates[date], dates[other]):
             sigma = float(dates[date]["noise_sigma"]) / 255  # type: ignore[arg-type]
             severity = _nearest_severity("gaussian_noise", "sigma", sigma)
-            return date, _at(f"single-gaussian_noise-s{severity}", date)
+            return date, _at(_single("gaussian_noise", severity), date)
     for date, other in (("t2", "t1"), ("t1", "t2")):
         if _is_jpeg(dates[date], dates[other]):
             quality = float(dates[date]["jpeg_quality"])  # type: ignore[arg-type]
-            return date, _at(f"single-jpeg-s{_nearest_severity('jpeg', 'quality', quality)}", date)
+            return date, _at(_single("jpeg", _nearest_severity("jpeg", "quality", quality)), date)
     for date, other in (("t2", "t1"), ("t1", "t2")):
         found = _light(dates[date], dates[other])
         if found:
@@ -73,8 +73,13 @@ def classify(
     return "none", "clean"
 
 
-def _at(name: str, date: str) -> str:
-    return f"{name}@t1" if date == "t1" else name
+def _single(kind: str, severity: int) -> DegradationSetting:
+    return DegradationSetting("single", kind=kind, severity=severity)
+
+
+def _at(setting: DegradationSetting, date: str) -> str:
+    """The setting's name with ``date`` (t2, the default date, is left unnamed)."""
+    return dataclasses.replace(setting, date=None if date == DEFAULT_DATE else date).name
 
 
 def is_noisy(sigma: float, other_sigma: float) -> bool:
@@ -93,7 +98,7 @@ def _is_jpeg(date: Mapping, other: Mapping) -> bool:
     return other_quality is None or other_quality >= quality + JPEG_MARGIN
 
 
-def _light(date: Mapping, other: Mapping) -> str | None:
+def _light(date: Mapping, other: Mapping) -> DegradationSetting | None:
     """A low_light or haze setting when the date is much darker, or much paler and flatter,
     than the other (rough: real dates differ in brightness and contrast by themselves)."""
     mean, other_mean = float(date["mean"]), float(other["mean"])
@@ -108,20 +113,24 @@ def _light(date: Mapping, other: Mapping) -> str | None:
             return rows[severity]["gain"] * base ** rows[severity]["gamma"] * 255
 
         severity = min(rows, key=lambda s: abs(math.log(predicted(s) / mean)))
-        return f"single-low_light-s{severity}"
+        return _single("low_light", severity)
     if contrast / other_contrast < HAZE_CONTRAST and mean / other_mean > HAZE_MEAN:
         beta = -math.log(contrast / other_contrast) / HAZE_DEPTH
-        return f"single-haze-s{_nearest_severity('haze', 'beta', beta)}"
+        return _single("haze", _nearest_severity("haze", "beta", beta))
     return None
 
 
 def parse_trained(setting: str | None, degraded_date: str = "t2") -> tuple[str, str]:
-    """A checkpoint's training setting as ``(name, date)``: None means clean; a ``@t1`` suffix
-    sets the date."""
+    """A checkpoint's training setting as ``(name, date)`` (``DegradationSetting.parse``: the
+    name without its date, the date it names or else ``degraded_date``); None means clean. A
+    name that does not parse is returned whole (``accepts`` then refuses it)."""
     if setting is None or setting == "":
         return "clean", degraded_date
-    name, _, suffix = str(setting).partition("@")
-    return name, suffix or degraded_date
+    try:
+        parsed = DegradationSetting.parse(str(setting))
+    except ConfigError:
+        return str(setting), degraded_date
+    return parsed.base_name, parsed.date or degraded_date
 
 
 def accepts(
@@ -135,19 +144,21 @@ def accepts(
     family (multi covers resolution) at no more than the trained scale or severity.
     """
     name, date = parse_trained(trained, trained_date)
-    gap, _, gap_date = suggested_setting.partition("@")
-    gap_date = gap_date or "t2"
-    if name.startswith(MIXED):
+    mine = DegradationSetting.parse(suggested_setting)
+    gap, gap_date = mine.base_name, mine.date or DEFAULT_DATE
+    try:
+        theirs = DegradationSetting.parse(name)
+    except ConfigError:
+        theirs = None
+    if theirs is not None and theirs.setting == "mixed":
         return True, "a universal (mixed) checkpoint covers every gap"
-    if gap == "clean":
+    if mine.setting == "clean":
         return True, "no quality gap"
     if name == "clean":
         return False, f"the checkpoint was trained on clean pairs, this pair looks like {gap}"
     if gap_date != date:
         return False, f"the checkpoint was trained with {date} degraded, this pair has {gap_date}"
-    try:
-        mine, theirs = DegradationSetting.parse(gap), DegradationSetting.parse(name)
-    except ConfigError:
+    if theirs is None:
         return False, f"the checkpoint's setting {trained!r} is not a known setting"
     if mine.setting in ("resolution", "multi") and theirs.setting in ("resolution", "multi"):
         if mine.setting == "multi" and theirs.setting == "resolution":
