@@ -27,10 +27,10 @@ ALL_CONFIGS = sorted(CONFIGS.rglob("*.yaml"))
 PROTOCOL = [
     ("levir_cd", "resolution-x4"),
     ("levir_cd", "resolution-x8"),
-    ("levir_cd", "single"),
+    ("levir_cd", "single-gaussian_blur-s3"),
     ("levir_cd", "multi-x4"),
     ("bandon", "resolution-x8"),
-    ("bandon", "single"),
+    ("bandon", "single-gaussian_blur-s3"),
     ("bandon", "multi-x8"),
     ("sv_cd", "resolution-x4"),
 ]
@@ -210,3 +210,15 @@ def test_universal_hicd_keeps_the_finetune_options(parser):
     ).model.init_args
     assert dict(universal.distillation) == dict(finetune.distillation)
     assert universal.init_from_teacher is True and universal.degradation == "mixed"
+
+
+def test_each_degradation_config_is_named_by_the_setting_it_selects() -> None:
+    import yaml
+
+    from hicd.degradations import expand_settings
+
+    for path in sorted((CONFIGS / "degradations").glob("*.yaml")):
+        degradation = yaml.safe_load(path.read_text())["model"]["init_args"]["degradation"]
+        assert DegradationSetting.parse(path.stem).name == degradation, path
+    members = expand_settings("single")  # the family: every kind at every severity
+    assert len(members) == 30 and {m.setting for m in members} == {"single"}
