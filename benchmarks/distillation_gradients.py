@@ -68,12 +68,11 @@ def measure(module: StudentModule, loader, batches: int) -> dict[str, dict[str, 
         if index >= batches:
             break
         batch = module.degrade(batch)
-        out = module.distiller(
-            batch["t1"], batch["t2"], batch["student_t1"], batch["student_t2"], batch["mask"]
-        )
-        task = _flat_grad(out.terms["cd"], encoder)
+        out = module.distiller(batch["t1"], batch["t2"], batch["student_t1"], batch["student_t2"])
+        cd = module.task_terms(out.student.logits, batch["mask"])["cd"]
+        task = _flat_grad(cd, encoder)
         task_norm = task.norm().item()
-        results["L_CD"]["value"].append(out.terms["cd"].item())
+        results["L_CD"]["value"].append(cd.item())
         named = {name: [name] for name in out.weights} | _groups(out.weights)
         for label, names in named.items():
             loss = sum(out.weights[n] * out.terms[n] for n in names)

@@ -19,14 +19,19 @@ import torch
 
 from hicd.distillation import DistillationConfig, Distiller
 from hicd.models import create_model
+from hicd.models.losses import TaskLossConfig
 
 
 def make_step(distiller: Distiller, batch: dict[str, torch.Tensor]):
+    """One training step: L_CD on the student's logits plus the Distiller's terms."""
     optimizer = torch.optim.AdamW(distiller.student_parameters(), lr=1e-4)
+    images = {key: value for key, value in batch.items() if key != "mask"}
+    task_loss = TaskLossConfig()
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
-        distiller(**batch).loss.backward()
+        out = distiller(**images)
+        (task_loss(out.student.logits, batch["mask"])["cd"] + out.loss).backward()
         optimizer.step()
 
     return step

@@ -13,7 +13,8 @@ def test_save_load_round_trip(tiny_model, batch, tmp_path):
     torch.manual_seed(0)
     distiller = Distiller(tiny_model(width=4), tiny_model(width=6), DistillationConfig())
     optimiser = torch.optim.SGD(distiller.student_parameters(), lr=0.1)
-    distiller(*batch.values()).loss.backward()
+    images = (batch[key] for key in ("clean_t1", "clean_t2", "degraded_t1", "degraded_t2"))
+    distiller(*images).loss.backward()
     optimiser.step()
     path = distiller.save_student(tmp_path / "ckpt" / "student.pt")
     assert [p.name for p in path.parent.iterdir()] == ["student.pt"]  # no temporary left

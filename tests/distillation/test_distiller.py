@@ -1,4 +1,8 @@
-"""Distiller: frozen teacher, trainable student, terms and weights of every method."""
+"""Distiller: frozen teacher, trainable student, terms and weights of every method.
+
+The Distiller returns the distillation terms alone; the task loss L_CD is the trainer's
+(``hicd.training.ChangeModule.task_terms``), added here by :func:`_trained` as it does.
+"""
 
 from __future__ import annotations
 
@@ -20,14 +24,20 @@ def _distiller(tiny_model, method: str = "hicd", **options) -> Distiller:
     return Distiller(student, teacher, DistillationConfig(method=method, **options))
 
 
-def _run(distiller: Distiller, batch: dict):
+def _run(distiller: Distiller, batch: dict, scale: float = 1.0):
     return distiller(
         batch["clean_t1"],
         batch["clean_t2"],
         batch["degraded_t1"],
         batch["degraded_t2"],
-        batch["mask"],
+        scale=scale,
     )
+
+
+def _trained(out, batch: dict, loss: TaskLossConfig | None = None) -> torch.Tensor:
+    """What a training step back-propagates: L_CD on the student's logits plus the Distiller's
+    loss (``StudentModule.training_step``)."""
+    return (loss or TaskLossConfig())(out.student.logits, batch["mask"])["cd"] + out.loss
 
 
 @pytest.mark.parametrize("method", METHOD_NAMES)
@@ -40,7 +50,7 @@ def test_teacher_frozen_and_not_optimised(tiny_model, batch, method):
     before = copy.deepcopy(distiller.teacher.state_dict())
     student_before = [p.detach().clone() for p in distiller.student.parameters()]
     optimiser = torch.optim.SGD(params, lr=0.1)
-    _run(distiller, batch).loss.backward()
+    _trained(_run(distiller, batch), batch).backward()
     optimiser.step()
     for key, value in distiller.teacher.state_dict().items():
         torch.testing.assert_close(value, before[key], rtol=0, atol=0)  # BN stats too
@@ -87,11 +97,11 @@ def test_identical_student_has_zero_distillation_terms(tiny_model, batch, method
     distiller.train(teacher_bn == "batch")
     same = dict(batch, degraded_t1=batch["clean_t1"], degraded_t2=batch["clean_t2"])
     out = _run(distiller, same)
-    kd_terms = {k: v for k, v in out.terms.items() if not k.startswith("cd")}
-    assert (method == "none") == (not kd_terms)
-    for name, value in kd_terms.items():
+    assert not any(k.startswith("cd") for k in out.terms)  # distillation terms only
+    assert (method == "none") == (not out.terms)
+    for name, value in out.terms.items():
         assert abs(value.item()) < 1e-6, name
-    torch.testing.assert_close(out.loss, out.terms["cd"], rtol=0, atol=1e-6)
+    torch.testing.assert_close(out.loss, torch.zeros(()), rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("method", METHOD_NAMES)
@@ -99,10 +109,10 @@ def test_gradients_reach_student(tiny_model, batch, method):
     distiller = _distiller(tiny_model, method).train()
     out = _run(distiller, batch)
     params = list(distiller.student_parameters())
-    grads = torch.autograd.grad(out.loss, params, retain_graph=True)
+    grads = torch.autograd.grad(_trained(out, batch), params, retain_graph=True)
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
     if method != "none":
-        kd = out.loss - out.terms["cd"]
+        kd = out.loss
         kd_grads = torch.autograd.grad(kd, list(distiller.student.parameters()), allow_unused=True)
         assert sum(g.abs().sum().item() for g in kd_grads if g is not None) > 0
 
@@ -125,7 +135,7 @@ def test_hicd_terms_and_weighting(tiny_model, batch, reduction):
     options = dict(lambda_sfd=0.5, lambda_cfd=2.0, w_self=3.0, w_cross=0.25, w_global=1.5)
     out = _run(_distiller(tiny_model, reduction=reduction, **options), batch)
     terms = out.terms
-    expected = {"cd", "sfd", "cfd"}
+    expected = {"sfd", "cfd"}
     for level in (0, 1):
         expected |= {f"sfd/{k}/l{level}" for k in ("self_t1", "self_t2", "cross", "global")}
         expected |= {f"cfd/{k}/l{level}" for k in ("self", "global")}
@@ -146,15 +156,16 @@ def test_hicd_terms_and_weighting(tiny_model, batch, reduction):
             torch.testing.assert_close(terms[module], scale * mean / sum(w[g] for g in groups))
         total = sum(out.weights[k] * terms[k] for k in names)
         torch.testing.assert_close(terms[module], total)
-    torch.testing.assert_close(out.loss, terms["cd"] + terms["sfd"] + terms["cfd"])
+    torch.testing.assert_close(out.loss, terms["sfd"] + terms["cfd"])
 
 
 def test_distillation_scale_multiplies_the_terms(tiny_model, batch):
     distiller = _distiller(tiny_model)
     full = _run(distiller, batch)
-    half = distiller(**batch, scale=0.5)
-    kd = full.loss - full.terms["cd"]
-    torch.testing.assert_close(half.loss, full.terms["cd"] + 0.5 * kd)
+    half = _run(distiller, batch, scale=0.5)
+    torch.testing.assert_close(half.loss, 0.5 * full.loss)
+    cd = TaskLossConfig()(full.student.logits, batch["mask"])["cd"]
+    torch.testing.assert_close(_trained(half, batch), cd + 0.5 * full.loss)
 
 
 @pytest.mark.parametrize(
@@ -172,15 +183,13 @@ def test_switches_remove_terms(tiny_model, batch, options, absent, present):
     out = _run(_distiller(tiny_model, **options), batch)
     assert not any(absent in k for k in out.terms)
     assert any(present in k for k in out.terms)
-    torch.testing.assert_close(
-        out.loss, out.terms["cd"] + sum(out.terms.get(m, 0.0) for m in ("sfd", "cfd"))
-    )
+    torch.testing.assert_close(out.loss, sum(out.terms.get(m, 0.0) for m in ("sfd", "cfd")))
 
 
 def test_logit_and_feature_weighting(tiny_model, batch):
     logit = _run(_distiller(tiny_model, "logit", lambda_kd=0.5, temperature=2.0), batch)
-    assert set(logit.terms) == {"cd", "logit/kl", "logit"}
-    torch.testing.assert_close(logit.loss, logit.terms["cd"] + 0.5 * logit.terms["logit/kl"])
+    assert set(logit.terms) == {"logit/kl", "logit"}
+    torch.testing.assert_close(logit.loss, 0.5 * logit.terms["logit/kl"])
     feature = _run(_distiller(tiny_model, "feature", lambda_kd=0.5, cfd_levels=[0]), batch)
     parts = [v for k, v in feature.terms.items() if k.startswith("feature/")]
     assert len(parts) == 5  # 2 encoder levels × 2 dates + 1 change level
@@ -189,10 +198,13 @@ def test_logit_and_feature_weighting(tiny_model, batch):
 
 def test_none_needs_no_teacher_and_dice_terms(tiny_model, batch):
     config = DistillationConfig(method="none")
-    distiller = Distiller(tiny_model(), None, config, loss=TaskLossConfig(dice_weight=0.5))
-    out = distiller(None, None, batch["degraded_t1"], batch["degraded_t2"], batch["mask"])
-    assert set(out.terms) == {"cd", "cd/ce", "cd/dice"} and out.teacher is None
-    torch.testing.assert_close(out.loss, out.terms["cd/ce"] + 0.5 * out.terms["cd/dice"])
+    distiller = Distiller(tiny_model(), None, config)
+    out = distiller(None, None, batch["degraded_t1"], batch["degraded_t2"])
+    assert out.terms == {} and out.teacher is None and float(out.loss) == 0.0
+    terms = TaskLossConfig(dice_weight=0.5)(out.student.logits, batch["mask"])
+    assert set(terms) == {"cd", "cd/ce", "cd/dice"}
+    total = _trained(out, batch, TaskLossConfig(dice_weight=0.5))
+    torch.testing.assert_close(total, terms["cd/ce"] + 0.5 * terms["cd/dice"])
 
 
 @pytest.mark.parametrize(

@@ -1,12 +1,13 @@
-"""Distiller on unlabelled pairs (mask None): the distillation terms alone, no task loss."""
+"""The Distiller needs no labels: the same call serves unlabelled pairs (label-free
+distillation), and the task loss is the trainer's, added only where there are labels."""
 
 from __future__ import annotations
 
-import pytest
 import torch
 
-from hicd.distillation import METHOD_NAMES, DistillationConfig, Distiller
-from hicd.errors import ConfigError
+from hicd.distillation import DistillationConfig, Distiller
+from hicd.distillation.config import METHOD_NAMES
+from hicd.models.losses import TaskLossConfig
 
 DISTILLING = [m for m in METHOD_NAMES if m != "none"]
 
@@ -16,50 +17,36 @@ def _distiller(tiny_model, method: str) -> Distiller:
     return Distiller(tiny_model(width=4), tiny_model(width=6), DistillationConfig(method=method))
 
 
-def _run(distiller: Distiller, batch: dict, mask, scale: float = 1.0):
+def _run(distiller: Distiller, batch: dict, scale: float = 1.0):
     return distiller(
         batch["clean_t1"],
         batch["clean_t2"],
         batch["degraded_t1"],
         batch["degraded_t2"],
-        mask,
         scale=scale,
     )
 
 
-class _Spy:
-    """Stands in for the task loss and counts its calls."""
+def test_the_distiller_gives_the_distillation_terms_alone(tiny_model, batch):
+    for method in DISTILLING:
+        distiller = _distiller(tiny_model, method).train()
+        out = _run(distiller, batch, scale=0.5)
+        assert "cd" not in out.terms and "dice" not in out.terms  # no labels read
+        modules = [name for name in out.terms if "/" not in name]
+        assert modules  # sfd/cfd, feature or logit
+        total = sum(out.terms[name] for name in modules)
+        torch.testing.assert_close(out.loss, 0.5 * total)
 
-    def __init__(self, loss) -> None:
-        self.loss, self.calls = loss, 0
-
-    def __call__(self, logits, mask):
-        self.calls += 1
-        return self.loss(logits, mask)
-
-
-@pytest.mark.parametrize("method", DISTILLING)
-def test_no_mask_gives_the_distillation_terms_alone(tiny_model, batch, method):
-    distiller = _distiller(tiny_model, method).train()
-    spy = distiller.loss = _Spy(distiller.loss)
-    out = _run(distiller, batch, None, scale=0.5)
-    assert spy.calls == 0  # the task loss is not computed
-    assert "cd" not in out.terms and "dice" not in out.terms
-    modules = [name for name in out.terms if "/" not in name]
-    assert modules  # sfd/cfd, feature or logit
-    total = sum(out.terms[name] for name in modules)
-    torch.testing.assert_close(out.loss, 0.5 * total)
-
-    # The same batch with labels: L_CD is there, and the distillation part is unchanged.
-    torch.manual_seed(0)
-    labelled = _run(_distiller(tiny_model, method).train(), batch, batch["mask"], scale=0.5)
-    assert "cd" in labelled.terms
-    torch.testing.assert_close(labelled.loss, labelled.terms["cd"] + 0.5 * total)
+        # With labels the trainer adds L_CD; the distillation part is the same.
+        torch.manual_seed(0)
+        again = _run(_distiller(tiny_model, method).train(), batch, scale=0.5)
+        cd = TaskLossConfig()(again.student.logits, batch["mask"])["cd"]
+        torch.testing.assert_close(cd + again.loss, cd + 0.5 * total)
 
 
 def test_no_mask_gradients_come_from_the_distillation_terms(tiny_model, batch):
     distiller = _distiller(tiny_model, "hicd").train()
-    out = _run(distiller, batch, None)
+    out = _run(distiller, batch)
     out.loss.backward()
     grads = [p.grad for p in distiller.student.parameters() if p.grad is not None]
     assert any(g.abs().sum() > 0 for g in grads)  # the encoder and fusion learn
@@ -68,11 +55,14 @@ def test_no_mask_gradients_come_from_the_distillation_terms(tiny_model, batch):
     head = distiller.student.head
     assert all(p.grad is None or torch.all(p.grad == 0) for p in head.parameters())
     distiller.student.zero_grad()
-    _run(distiller, batch, batch["mask"]).loss.backward()
+    out = _run(distiller, batch)
+    (TaskLossConfig()(out.student.logits, batch["mask"])["cd"] + out.loss).backward()
     assert any(p.grad.abs().sum() > 0 for p in head.parameters())
 
 
-def test_method_none_refuses_unlabelled_pairs(tiny_model, batch):
+def test_method_none_has_no_label_free_term(tiny_model, batch):
+    """Nothing to learn from an unlabelled pair (``StudentModule.check_unlabelled`` refuses
+    such training: tests/training/test_unlabelled.py)."""
     distiller = Distiller(tiny_model(width=4), None, DistillationConfig(method="none"))
-    with pytest.raises(ConfigError, match="'none' has no label-free term"):
-        _run(distiller, batch, None)
+    out = _run(distiller, batch)
+    assert out.terms == {} and float(out.loss) == 0.0 and not out.loss.requires_grad

@@ -210,3 +210,17 @@ def test_distillation_warm_up(teacher_checkpoint):
     scales = [module.distillation_scale(step) for step in range(6)]
     assert scales == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
     assert StudentModule(str(teacher_checkpoint)).distillation_scale(0) == 1.0
+
+
+def test_one_task_loss_for_teacher_and_student(teacher_checkpoint):
+    """``model.loss`` is set up once (``ChangeModule``) and added by the module, for teacher
+    and student alike; the Distiller adds only the distillation terms."""
+    from hicd.models.losses import TaskLossConfig
+    from hicd.training import ChangeModule, TeacherModule
+
+    network = {"pretrained": None, "options": {"decoder_channels": 16}}
+    teacher = TeacherModule(network=network, loss={"dice_weight": 0.5})
+    student = StudentModule(str(teacher_checkpoint), loss={"dice_weight": 0.5})
+    assert teacher.task_loss == student.task_loss == TaskLossConfig(dice_weight=0.5)
+    assert TeacherModule.task_terms is StudentModule.task_terms is ChangeModule.task_terms
+    assert not hasattr(student.distiller, "loss")

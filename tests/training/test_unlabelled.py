@@ -145,7 +145,7 @@ class _Spy:
 
 def test_the_unlabelled_batch_trains_on_the_distillation_terms_alone(teacher_checkpoint):
     module = StudentModule(str(teacher_checkpoint), crop_size=64, unlabelled_weight=0.5).train()
-    spy = module.distiller.loss = _Spy(module.distiller.loss)
+    spy = module.task_loss = _Spy(module.task_loss)
     logged = {}
     module.log_loss = lambda loss, terms, batch_size: logged.update(terms, loss=loss)
     # The unlabelled part has no mask at all: nothing may read one.

@@ -16,7 +16,6 @@ from hicd.distillation.config import DistillationConfig
 from hicd.distillation.methods import METHODS
 from hicd.errors import ConfigError
 from hicd.models.checkpoint import model_config_of, save_student
-from hicd.models.losses import TaskLossConfig
 from hicd.models.output import ChangeOutput
 
 TEACHER = "teacher."
@@ -27,12 +26,14 @@ TEACHER = "teacher."
 class DistillationOutput:
     """What :meth:`Distiller.forward` returns.
 
+    The distillation part of the loss alone: the task loss L_CD needs labels and is added by
+    whoever trains the student (``hicd.training.ChangeModule.task_terms``, the same for teacher
+    and student), so the same call serves labelled and unlabelled pairs.
+
     Attributes:
-        loss: the weighted total ``L_CD + scale·Σ module totals``, to back-propagate; for an
-            unlabelled pair (no mask) ``scale·Σ module totals`` alone.
-        terms: every unweighted term by name (``"cd"``, ``"sfd/self_t1/l0"``, ...) and each
-            module's weighted total (``"sfd"``, ``"cfd"``, ``"feature"``, ``"logit"``); no
-            ``"cd"`` for an unlabelled pair.
+        loss: ``scale·Σ module totals`` (0 for method ``none``), to add to L_CD.
+        terms: every unweighted distillation term by name (``"sfd/self_t1/l0"``, ...) and each
+            module's weighted total (``"sfd"``, ``"cfd"``, ``"feature"``, ``"logit"``).
         weights: the factor of each unweighted distillation term in the module totals.
         student: the student's output on the degraded pair.
         teacher: the teacher's output on the clean pair (None for method ``none``).
@@ -63,7 +64,6 @@ class Distiller(nn.Module):
         student_config: keyword arguments that rebuild the student with
             ``hicd.models.create_model``, stored by :meth:`save_student`; default: the student's
             ``config`` attribute if it has one.
-        loss: the change-detection loss L_CD (default: cross-entropy alone).
     """
 
     def __init__(
@@ -72,11 +72,9 @@ class Distiller(nn.Module):
         teacher: nn.Module | None = None,
         config: DistillationConfig | None = None,
         student_config: Mapping[str, Any] | None = None,
-        loss: TaskLossConfig | None = None,
     ) -> None:
         super().__init__()
         self.config = config or DistillationConfig()
-        self.loss = loss or TaskLossConfig()
         object.__setattr__(self, "_student", student)  # a reference, not a submodule
         self.teacher = teacher
         self.student_config = dict(student_config) if student_config else model_config_of(student)
@@ -121,24 +119,19 @@ class Distiller(nn.Module):
         clean_t2: Tensor | None,
         degraded_t1: Tensor,
         degraded_t2: Tensor,
-        mask: Tensor | None,
+        *,
         scale: float = 1.0,
     ) -> DistillationOutput:
-        """One training step's loss on the same crop: clean pair → teacher, degraded → student.
+        """The distillation terms of one crop: clean pair → teacher, degraded → student.
+
+        No labels: the task loss on ``output.student.logits`` is the caller's (see
+        :class:`DistillationOutput`).
 
         Args:
             clean_t1, clean_t2: clean B×C×H×W images (unused, may be None, for method ``none``).
             degraded_t1, degraded_t2: degraded B×C×H×W images of the same crop.
-            mask: B×H×W (or B×1×H×W) change labels, ``loss.ignore_index`` where unknown; None
-                for unlabelled pairs: the task loss is not computed and ``loss`` is
-                ``scale·Σ module totals`` (refused for method ``none``, which has no such term).
             scale: factor of the distillation terms in ``loss`` (a warm-up ramp).
         """
-        if mask is None and not self.objective.needs_teacher:
-            raise ConfigError(
-                f"distillation.method: {self.config.method!r} has no label-free term; "
-                "unlabelled pairs (no mask) need a distillation method"
-            )
         teacher_out = None
         if self.objective.needs_teacher:
             if clean_t1 is None or clean_t2 is None:
@@ -150,13 +143,13 @@ class Distiller(nn.Module):
                 teacher_out = self.teacher_forward(clean_t1, clean_t2)
         student_out: ChangeOutput = self.student(degraded_t1, degraded_t2)
         distilled = self.objective(student_out, teacher_out)
-        if mask is None:
-            terms = dict(distilled.terms)
-            loss = scale * distilled.total
-        else:
-            terms = self.loss(student_out.logits, mask) | distilled.terms
-            loss = terms["cd"] + scale * distilled.total
-        return DistillationOutput(loss, terms, student_out, teacher_out, distilled.weights)
+        return DistillationOutput(
+            scale * distilled.total,
+            dict(distilled.terms),
+            student_out,
+            teacher_out,
+            distilled.weights,
+        )
 
     def teacher_forward(self, t1: Tensor, t2: Tensor) -> ChangeOutput:
         """The teacher's output on a clean pair, normalised as ``config.teacher_bn`` says."""

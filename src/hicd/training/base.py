@@ -21,7 +21,7 @@ from hicd.evaluation import ChangeMetrics
 from hicd.inference.tiled import predict_change_probability
 from hicd.models import ChangeDetectionModel
 from hicd.models.checkpoint import METADATA_KEY, CheckpointInfo
-from hicd.models.losses import change_detection_loss
+from hicd.models.losses import TaskLossConfig, change_detection_loss
 from hicd.training.config import OptimConfig, as_config
 from hicd.training.optim import configure_adamw
 
@@ -46,6 +46,8 @@ class ChangeModule(LightningModule):
             links it to ``data.crop_size``).
         eval_tile: window side for validation/test (the CLI links it to ``data.eval_tile``);
             None runs each whole image at once.
+        loss: the change-detection loss L_CD on labelled training pairs (``model.loss``,
+            teacher and student alike; see :meth:`task_terms`).
     """
 
     role = "teacher"
@@ -56,9 +58,11 @@ class ChangeModule(LightningModule):
         optim: OptimConfig | None = None,
         crop_size: int | None = None,
         eval_tile: int | None = None,
+        loss: TaskLossConfig | None = None,
     ) -> None:
         super().__init__()
         self.optim = as_config(OptimConfig, optim, "model.optim")
+        self.task_loss = as_config(TaskLossConfig, loss, "model.loss")
         self.crop_size = crop_size
         self.eval_tile = eval_tile
         # Accumulated over the whole set and summed over processes in compute().
@@ -107,6 +111,14 @@ class ChangeModule(LightningModule):
         datamodule = self.trainer.datamodule if self._trainer is not None else None
         if stage == "fit" and getattr(datamodule, "unlabelled_root", None) is not None:
             self.check_unlabelled()
+
+    # -- the task loss ------------------------------------------------------------------------
+
+    def task_terms(self, logits: Tensor, mask: Tensor) -> dict[str, Tensor]:
+        """L_CD of labelled training pairs: ``"cd"`` (the weighted total, to back-propagate)
+        and its parts (``"cd/ce"``, ``"cd/dice"``), the same for teacher and student (whose
+        distillation terms the Distiller adds)."""
+        return self.task_loss(logits, mask)
 
     # -- logging helpers ----------------------------------------------------------------------
 

@@ -80,7 +80,7 @@ class StudentModule(ChangeModule):
         eval_tile: int | None = None,
         unlabelled_weight: float = 1.0,
     ) -> None:
-        super().__init__(optim, crop_size, eval_tile)
+        super().__init__(optim, crop_size, eval_tile, loss)
         self._save_plain_hyperparameters()
         if degraded_date not in ("t1", "t2"):
             raise ConfigError(f"model.degraded_date: must be 't1' or 't2', got {degraded_date!r}")
@@ -88,7 +88,6 @@ class StudentModule(ChangeModule):
             raise ConfigError(f"model.unlabelled_weight: must be >= 0, got {unlabelled_weight}")
         self.unlabelled_weight = float(unlabelled_weight)
         self.distillation = as_config(DistillationConfig, distillation, "model.distillation")
-        self.task_loss = as_config(TaskLossConfig, loss, "model.loss")
         self.setting = DegradationSetting.parse(degradation)
         self.degraded_date = degraded_date
         self.teacher_checkpoint = teacher_checkpoint
@@ -122,7 +121,6 @@ class StudentModule(ChangeModule):
             teacher if needs_teacher else None,
             self.distillation,
             student_config=self.model.config,
-            loss=self.task_loss,
         )
         self.train_degrader = Degrader(self.setting, seed=None)
         self.recalibrated_batches = 0
@@ -235,11 +233,12 @@ class StudentModule(ChangeModule):
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         scale = self.distillation_scale(self.global_step)
         labelled = batch[LABELLED] if UNLABELLED in batch else batch
-        out = self._distil(labelled, labelled["mask"], scale)
-        loss, terms = out.loss, dict(out.terms)
+        out = self._distil(labelled, scale)
+        terms = self.task_terms(out.student.logits, labelled["mask"]) | out.terms
+        loss = terms["cd"] + out.loss
         if UNLABELLED in batch:
             # No labels: the distillation terms alone (the task loss is never computed).
-            free = self._distil(batch[UNLABELLED], None, scale)
+            free = self._distil(batch[UNLABELLED], scale)
             loss = loss + self.unlabelled_weight * free.loss
             terms |= {f"{UNLABELLED}/{name}": value for name, value in free.terms.items()}
             terms[f"{UNLABELLED}/loss"] = free.loss
@@ -248,10 +247,10 @@ class StudentModule(ChangeModule):
         self.log_loss(loss, terms, batch_size_of(labelled))
         return loss
 
-    def _distil(self, batch: Batch, mask: Tensor | None, scale: float) -> DistillationOutput:
-        """The Distiller on one degraded batch; ``mask`` None: an unlabelled one."""
+    def _distil(self, batch: Batch, scale: float) -> DistillationOutput:
+        """The Distiller's terms on one degraded batch (labelled or not)."""
         return self.distiller(
-            batch["t1"], batch["t2"], batch["student_t1"], batch["student_t2"], mask, scale=scale
+            batch["t1"], batch["t2"], batch["student_t1"], batch["student_t2"], scale=scale
         )
 
     def eval_pair(self, batch: Batch) -> tuple[Tensor, Tensor]:

@@ -31,15 +31,14 @@ class TeacherModule(ChangeModule):
         crop_size: int | None = None,
         eval_tile: int | None = None,
     ) -> None:
-        super().__init__(optim, crop_size, eval_tile)
+        super().__init__(optim, crop_size, eval_tile, loss)
         self._save_plain_hyperparameters()
         self.network = as_config(NetworkConfig, network, "model.network")
-        self.task_loss = as_config(TaskLossConfig, loss, "model.loss")
         self.model = self.network.build()
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         logits = self.model(batch["t1"], batch["t2"]).logits
-        terms = self.task_loss(logits, batch["mask"])
+        terms = self.task_terms(logits, batch["mask"])
         self.log_loss(terms["cd"], terms, batch_size_of(batch))
         return terms["cd"]
 
