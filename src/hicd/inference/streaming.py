@@ -26,6 +26,7 @@ from rasterio.windows import Window
 from torch import Tensor, nn
 
 from hicd.data.tiling import Tiling
+from hicd.defaults import BATCH_SIZES, TILE, overlap_for
 from hicd.errors import ConfigError
 from hicd.inference.device import model_device, resolve_device
 from hicd.inference.tiled import BlendAccumulator, forward_probability
@@ -111,9 +112,9 @@ def stream_change_probability(
     read: Reader,
     height: int,
     width: int,
-    tile: int = 512,
-    overlap: int = 128,
-    batch_size: int = 8,
+    tile: int = TILE,
+    overlap: int = overlap_for(TILE),
+    batch_size: int = BATCH_SIZES["cuda"],
     device: str | torch.device | None = None,
     on_tiles: Callable[[int], None] | None = None,
     max_width: int = MAX_WIDTH,

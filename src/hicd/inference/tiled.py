@@ -19,12 +19,14 @@ import torch
 from torch import Tensor, nn
 
 from hicd.data.tiling import Tiling
+from hicd.defaults import BATCH_SIZES, TILE, overlap_for
 from hicd.errors import ConfigError, DataError
 from hicd.inference.device import model_device, resolve_device
 
 WEIGHT_FLOOR = 0.05
-BATCH_SIZE = 4
-"""Windows per forward pass unless the caller says otherwise."""
+BATCH_SIZE = BATCH_SIZES["cpu"]
+"""Windows per forward pass unless the caller says otherwise (``hicd.defaults.BATCH_SIZES``:
+the CPU's, which validation during training uses)."""
 
 Forward = Callable[[Tensor, Tensor], Tensor]
 """``forward(t1, t2)``: B×C×h×w windows of both dates to B×h×w (or B×K×h×w) predictions."""
@@ -131,8 +133,8 @@ def predict_change_probability(
     model: nn.Module,
     t1: Tensor,
     t2: Tensor,
-    tile: int = 512,
-    overlap: int = 128,
+    tile: int = TILE,
+    overlap: int = overlap_for(TILE),
     batch_size: int = BATCH_SIZE,
     device: str | torch.device | None = None,
 ) -> Tensor:
