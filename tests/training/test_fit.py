@@ -213,3 +213,28 @@ def test_refused_checkpoint_in_a_config_is_one_line(tmp_path, configs, capsys, p
     teacher = [*NO_WEIGHTS, "--ckpt_path", str(foreign)]
     assert main(["fit", "--config", str(configs / "synthetic" / "teacher.yaml"), *teacher]) == 2
     assert "Lightning checkpoint of another project" in one_error_line(capsys)
+
+
+@pytest.mark.parametrize(
+    ("config", "extra", "announced"),
+    [
+        ("teacher.yaml", [*NO_WEIGHTS], True),
+        ("teacher.yaml", [], False),  # the ImageNet file of the config
+        ("teacher.yaml", [*NO_WEIGHTS, "--ckpt_path", "last"], False),  # resumed: its weights
+        ("student_hicd.yaml", [], False),  # the teacher's record (the student warns itself)
+        ("student_hicd.yaml", ["--model.init_args.network", "{pretrained: null}"], True),
+        (
+            "student_hicd.yaml",
+            ["--model.init_args.network", "{pretrained: null}", "--model.init_args.init_from_teacher", "true"],
+            False,  # the teacher's weights
+        ),
+    ],
+)  # fmt: skip
+def test_a_fit_from_random_weights_says_so(config, extra, announced, configs, capsys):
+    from hicd.cli.lightning import announce_random_backbone, config_parser
+
+    argv = ["fit", "--config", str(configs / "synthetic" / config), *extra]
+    announce_random_backbone(config_parser().parse_args(argv).fit)
+    error = capsys.readouterr().err
+    assert ("starts from random weights" in error) == announced
+    assert error.count("\n") == int(announced)
