@@ -230,11 +230,21 @@ def test_refused_checkpoint_in_a_config_is_one_line(tmp_path, configs, capsys, p
         ),
     ],
 )  # fmt: skip
-def test_a_fit_from_random_weights_says_so(config, extra, announced, configs, capsys):
-    from hicd.cli.lightning import announce_random_backbone, config_parser
+def test_which_fits_start_from_random_weights(config, extra, announced, configs):
+    from hicd.cli.lightning import config_parser, random_backbone
 
     argv = ["fit", "--config", str(configs / "synthetic" / config), *extra]
-    announce_random_backbone(config_parser().parse_args(argv).fit)
-    error = capsys.readouterr().err
-    assert ("starts from random weights" in error) == announced
-    assert error.count("\n") == int(announced)
+    assert random_backbone(config_parser().parse_args(argv).fit) == announced
+
+
+def test_a_fit_from_random_weights_says_so(tmp_path, configs, tiny_overlay, capsys):
+    from hicd.cli.lightning import RANDOM_BACKBONE_NOTE
+
+    argv = [
+        "fit", "--config", str(configs / "synthetic" / "teacher.yaml"),
+        "--config", str(tiny_overlay), *NO_WEIGHTS,
+        "--model.init_args.network.options", "{decoder_channels: 8}",
+        "--trainer.max_steps", "1", "--trainer.default_root_dir", str(tmp_path / "run"),
+    ]  # fmt: skip
+    assert main(argv) == 0
+    assert capsys.readouterr().err.splitlines().count(RANDOM_BACKBONE_NOTE) == 1
