@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import hicd
-from hicd.api import PredictOptions
+from hicd.api import PredictOptions, plan_folders
 from hicd.errors import ConfigError, DataError
 from hicd.inference.tiled import predict_change_probability
 
@@ -74,6 +74,26 @@ def test_predict_folders_pairs_by_name(brightness_detector, png_writer, tmp_path
     with pytest.raises(DataError, match=r"lonely\.png: missing partner file"):
         brightness_detector.predict_folders(tmp_path / "A", tmp_path / "B", tmp_path / "out2")
     assert not (tmp_path / "out2").exists()
+
+
+def test_predict_folders_resume_skips_complete_pairs(brightness_detector, png_writer, tmp_path):
+    names = ("p0", "p1", "p2", "p3", "p4")
+    for name in names:
+        png_writer(tmp_path / "A" / f"{name}.png", np.zeros((40, 30, 3)))
+        png_writer(tmp_path / "B" / f"{name}.png", np.full((40, 30, 3), 255))
+    folders = (tmp_path / "A", tmp_path / "B", tmp_path / "out")
+    brightness_detector.predict_folders(*folders, quicklook=False)
+    (tmp_path / "out" / "p3.tif").unlink()
+    plan = plan_folders(*folders, quicklook=False, resume=True)
+    assert [job.name for job in plan.jobs] == ["p3"] and plan.skipped == ("p0", "p1", "p2", "p4")
+    results = brightness_detector.predict_folders(*folders, quicklook=False, resume=True)
+    assert [r.out.name for r in results] == ["p3.tif"]
+    with pytest.raises(ConfigError, match=r"p0\.png does not \(an unfinished pair\)"):
+        plan_folders(*folders, resume=True)  # the quick-looks were never asked for
+    every = plan_folders(*folders, quicklook=False, overwrite=True)
+    assert [[job.name for job in every.share(rank, 2)] for rank in (0, 1)] == [
+        ["p0", "p2", "p4"], ["p1", "p3"]
+    ]  # fmt: skip
 
 
 def test_predict_options_are_checked_once_and_keywords_replace_fields():

@@ -3,7 +3,9 @@
 t1 defines the output grid: a t2 with another resolution, size, CRS or extent is resampled onto
 it on the fly, and only where both footprints overlap is predicted (elsewhere: nodata). Both
 images are read and the map written window by window, so scenes of any size fit in memory. With
-folders for --t1, --t2 and --out, every pair of files with the same name is predicted.
+folders for --t1, --t2 and --out, every pair of files with the same name is predicted: --resume
+skips the pairs already written, and --devices/--num-nodes spread the pairs over processes, GPUs
+and nodes (Lightning's launcher: the same command runs once per node, or under SLURM/torchrun).
 """
 
 from __future__ import annotations
@@ -11,9 +13,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from hicd.cli.options import add_engine, add_value_scale, apply_threads
+from hicd.cli.options import add_engine, add_value_scale, apply_threads, positive_int
 from hicd.errors import ConfigError
+
+if TYPE_CHECKING:
+    from hicd.api import DistributedReport, FolderPlan, PredictionResult, PredictOptions
 
 
 def _bands(text: str) -> list[int]:
@@ -26,6 +32,7 @@ def _bands(text: str) -> list[int]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from hicd.api import STRATEGIES
     from hicd.inference.raster import RESAMPLING
 
     parser.add_argument(
@@ -64,7 +71,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--bands", type=_bands, help="1-based bands to read, e.g. 3,2,1 (default: all but alpha)"
     )
     add_value_scale(parser)
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    parser.add_argument(
+        "--device",
+        default="auto",
+        help="auto, cpu, cuda, cuda:1, ... (with --devices: auto, cpu or cuda) (default: auto)",
+    )
     add_engine(parser)
     parser.add_argument(
         "--quicklook", metavar="PNG", help="quick-look PNG path (default: --out with .png)"
@@ -91,10 +102,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "stderr, with a warning when the gap lies outside the checkpoint's training)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    folders = parser.add_argument_group("folder mode: many pairs")
+    folders.add_argument(
+        "--resume",
+        action="store_true",
+        help="skip the pairs whose outputs are all present (map, quick-look, GeoJSON); one "
+        "with only some of them needs --overwrite",
+    )
+    folders.add_argument(
+        "--devices",
+        type=positive_int,
+        default=1,
+        help="processes per node, one per GPU with --device cuda; --threads is split among "
+        "them (default: 1)",
+    )
+    folders.add_argument(
+        "--num-nodes", type=positive_int, default=1, help="nodes taking part (default: 1)"
+    )
+    folders.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="auto",
+        help="Lightning's strategy; auto is ddp for several processes (default: auto)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    from hicd.api import ChangeDetector
+    from hicd.api import ChangeDetector, plan_folders
     from hicd.inference.scene import PredictOptions
 
     if args.no_quicklook and args.quicklook:
@@ -105,6 +139,12 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--t1 {t1} and --t2 {t2}: give two files or two folders")
     if folder_mode and args.quicklook:
         raise ConfigError("--quicklook names one file: in folder mode quick-looks go to --out")
+    distributed = args.devices > 1 or args.num_nodes > 1
+    if not folder_mode and (args.resume or distributed):
+        option = "--resume" if args.resume else "--devices/--num-nodes"
+        raise ConfigError(
+            f"{option} applies to folders of pairs: give folders for --t1, --t2 and --out"
+        )
     options = PredictOptions(
         tile=args.tile,
         overlap=args.overlap,
@@ -121,20 +161,84 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         inspect=not args.no_inspect,
     )
+    if distributed:
+        return run_distributed(args, options)
     apply_threads(args.threads)
+    if not folder_mode:
+        detector = ChangeDetector.from_checkpoint(args.checkpoint, args.device, args.engine)
+        print_result(detector.predict_files(t1, t2, args.out, options))
+        return 0
+    plan = plan_folders(
+        t1, t2, args.out, options, vector_dir=args.vector, resume=args.resume
+    )  # every output checked before the checkpoint is loaded
+    if args.resume:
+        print_skipped(plan)
     detector = ChangeDetector.from_checkpoint(args.checkpoint, args.device, args.engine)
-    if folder_mode:
-        results = detector.predict_folders(t1, t2, args.out, options, vector_dir=args.vector)
-    else:
-        results = [detector.predict_files(t1, t2, args.out, options)]
-    for result in results:
-        gap = result.gap_line()
-        if gap is not None:
-            print(gap, file=sys.stderr)
-        share = result.changed_pixels / max(result.valid_pixels, 1)
-        print(
-            f"wrote {result.out} ({result.width}×{result.height}, "
-            f"{result.changed_pixels} changed pixels = {share:.2%} of {result.valid_pixels} "
-            f"predicted, {result.seconds:.1f} s)"
-        )
+    detector.predict_jobs(plan.jobs, on_result=print_result)
     return 0
+
+
+def run_distributed(args: argparse.Namespace, options: PredictOptions) -> int:
+    """Folder mode over ``--devices`` processes on each of ``--num-nodes`` nodes."""
+    from hicd.api import DistributedError, predict_folders_distributed
+
+    try:
+        report = predict_folders_distributed(
+            args.checkpoint,
+            args.t1,
+            args.t2,
+            args.out,
+            options,
+            vector_dir=args.vector,
+            resume=args.resume,
+            engine=args.engine,
+            device=args.device,
+            devices=args.devices,
+            num_nodes=args.num_nodes,
+            strategy=args.strategy,
+            threads=args.threads,
+            on_plan=print_skipped if args.resume else None,
+            on_result=print_result,
+        )
+    except DistributedError as error:
+        if error.relayed:
+            return 2  # rank 0 prints it
+        raise
+    if report.rank == 0:
+        print_summary(report)
+    return 0
+
+
+def print_result(result: PredictionResult) -> None:
+    """The pair's quality gap (stderr) and what was written (stdout), as it is written."""
+    gap = result.gap_line()
+    if gap is not None:
+        print(gap, file=sys.stderr, flush=True)
+    share = result.changed_pixels / max(result.valid_pixels, 1)
+    print(
+        f"wrote {result.out} ({result.width}×{result.height}, "
+        f"{result.changed_pixels} changed pixels = {share:.2%} of {result.valid_pixels} "
+        f"predicted, {result.seconds:.1f} s)",
+        flush=True,
+    )
+
+
+def print_skipped(plan: FolderPlan) -> None:
+    """--resume: how many pairs were skipped, their outputs complete."""
+    total = len(plan.skipped) + len(plan.jobs)
+    print(
+        f"resume: skipped {len(plan.skipped)} of {total} pairs (outputs complete), "
+        f"{len(plan.jobs)} to predict",
+        flush=True,
+    )
+
+
+def print_summary(report: DistributedReport) -> None:
+    """Rank 0, once every process has finished: what all of them did."""
+    pairs = "pair" if report.predicted == 1 else "pairs"
+    skipped = f", skipped {report.skipped} (outputs complete)" if report.skipped else ""
+    print(
+        f"predicted {report.predicted} {pairs} with {report.world_size} processes "
+        f"in {report.seconds:.1f} s{skipped}",
+        flush=True,
+    )
