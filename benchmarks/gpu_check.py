@@ -10,11 +10,13 @@ One short prepared script (not part of the tests), a few minutes on one GPU, no 
   absolute difference and agreement of the 0/1 maps.
 
 It prints one row per check (held / failed / skipped, with its figures) and exits 1 if any
-failed. The backbone starts from ``../shared/weights/mobilenet_v2-b0353104.pth`` when that file
-exists (random weights otherwise). Run from the repository root::
+failed. The backbone starts from the ImageNet MobileNetV2 file that hicd finds
+(``$HICD_SHARED_WEIGHTS``, else ``../shared/weights`` beside the checkout, else torch's hub
+cache: ``hicd.models.pretrained.shared_backbone_weights``), from random weights when there is
+none (the first line says which). Run from the repository root::
 
-    .venv/bin/python benchmarks/gpu_check.py
-    .venv/bin/python benchmarks/gpu_check.py --cpu-dry-run   # no GPU: the CPU paths only
+    .venv/bin/python -m benchmarks.gpu_check
+    .venv/bin/python -m benchmarks.gpu_check --cpu-dry-run   # no GPU: the CPU paths only
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hicd.models.pretrained import shared_backbone_weights
+
 REPO = Path(__file__).resolve().parents[1]
-WEIGHTS = REPO.parent / "shared" / "weights" / "mobilenet_v2-b0353104.pth"
 PREDICT_SIZE = 768
 MAP_AGREEMENT = 0.999  # share of valid pixels whose 0/1 decision must agree between CPU and CUDA
 PROBABILITY_TOLERANCE = 1e-2  # cuDNN may use TF32 convolutions, so not bitwise equal
@@ -280,8 +283,9 @@ def main() -> int:
     parser.add_argument(
         "--weights",
         type=Path,
-        default=WEIGHTS if WEIGHTS.is_file() else None,
-        help=f"backbone weights (default: {WEIGHTS} when present, else random)",
+        default=shared_backbone_weights(),
+        help="backbone weights (default: the ImageNet MobileNetV2 file hicd finds, "
+        "$HICD_SHARED_WEIGHTS or ../shared/weights or torch's hub cache, else random)",
     )
     args = parser.parse_args()
     warnings.filterwarnings("ignore")

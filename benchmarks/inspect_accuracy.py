@@ -1,15 +1,16 @@
 """Accuracy and speed of ``hicd inspect`` on real crops degraded with known parameters.
 
-    OMP_NUM_THREADS=1 nice -n 19 .venv/bin/python benchmarks/inspect_accuracy.py \
+    OMP_NUM_THREADS=1 nice -n 19 .venv/bin/python -m benchmarks.inspect_accuracy \
         --work /tmp/hicd-inspect-bench
 
-Each dataset of ``--data-root`` (default ``../shared/data``) is degraded by ``hicd degrade``'s
-writer (``write_degraded_dataset``, ``--seed``) once per setting into ``--work`` (kept and
-reused: a copy whose manifest matches is not written again); every pair is then inspected and
-compared with the manifest ``degradation.json``, the truth. Printed: per setting the share of
-pairs whose nearest scale (×1/×2/×4/×8 in log2, with its direction), degraded date, noise sigma
-(within ±30 %) and suggested setting are right; the acceptance targets of issue 12; and the time
-per 1024² pair on one thread (``inspect_pair`` of two PNG files, reading included, median).
+Each dataset of ``--data-root`` (default ``$HICD_SHARED_DATA``, else ``../shared/data``; see
+``benchmarks/shared.py``) is degraded by ``hicd degrade``'s writer (``write_degraded_dataset``,
+``--seed``) once per setting into ``--work`` (kept and reused: a copy whose manifest matches is
+not written again); every pair is then inspected and compared with the manifest
+``degradation.json``, the truth. Printed: per setting the share of pairs whose nearest scale
+(×1/×2/×4/×8 in log2, with its direction), degraded date, noise sigma (within ±30 %) and
+suggested setting are right; the inspection's acceptance targets; and the time per 1024² pair on
+one thread (``inspect_pair`` of two PNG files, reading included, median).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.shared import shared_data_dir
 from hicd.data.degraded_copy import MANIFEST, write_degraded_dataset
 from hicd.inspection import inspect_dataset, inspect_pair, nearest_scale
 
@@ -131,7 +133,7 @@ def report(rows: dict[str, dict[str, list[bool]]]) -> None:
         "date": [v for k in date_keys if k in rows for v in rows[k]["date"]],
         "noise": [v for k in noise_keys if k in rows for v in rows[k]["noise"]],
     }
-    print("\nacceptance (issue 12)")
+    print("\nacceptance targets")
     described = {
         "scale": "nearest scale right over clean, resolution x2/x4/x8 of t2, x4/x8 of t1",
         "date": "degraded date right over the x4 and x8 pairs",
@@ -164,8 +166,9 @@ def timing(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    root = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    parser.add_argument("--data-root", type=Path, default=root, help="(default: %(default)s)")
+    parser.add_argument(
+        "--data-root", type=Path, default=shared_data_dir(), help="(default: %(default)s)"
+    )
     parser.add_argument("--datasets", type=lambda t: t.split(","), default=list(DATASETS))
     parser.add_argument("--work", type=Path, required=True, help="folder for the degraded copies")
     parser.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")

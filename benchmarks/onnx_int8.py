@@ -3,8 +3,8 @@
 Exports the default ``siam_fpn`` (random weights; speed does not depend on them) as hicd's
 engine does, quantises its convolutions with ONNX Runtime's ``quantize_dynamic`` (uint8
 weights, after ONNX Runtime's pre-processing), and times both graphs alternately in one process
-on a batch of 512² pairs (sessions as hicd builds them: no CPU arena). Issue 13 offers the
-engine only if int8 is at least 1.5× faster than float32 (and then loses at most 0.5 F1).
+on a batch of 512² pairs (sessions as hicd builds them: no CPU arena). The engine change offers
+an int8 engine only if int8 is at least 1.5× faster than float32 (and then loses at most 0.5 F1).
 
     .venv/bin/python benchmarks/onnx_int8.py --threads 2 --batch 4 --repeats 3
 """

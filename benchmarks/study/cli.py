@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.report:
         text = report(records.load(args.results), args.budget)
         if args.out:
-            write_text_atomic(args.out, text + "\n")
+            command = f"python -m benchmarks.study --report --budget {args.budget} --out {args.out}"
+            write_text_atomic(args.out, f"<!-- made by `{command}`: do not edit -->\n\n{text}\n")
         print(text)
         return
     deadline = None if args.minutes is None else time.monotonic() + 60 * args.minutes

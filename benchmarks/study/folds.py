@@ -19,7 +19,6 @@ test image can reach a fold's training or validation except through a wrong list
 
 from __future__ import annotations
 
-import os
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -28,16 +27,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from benchmarks.shared import shared_data_dir
 from hicd.atomic import write_text_atomic
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DATA_ENV = "HICD_SHARED_DATA"
-
-
-def shared_data_dir() -> Path:
-    """``$HICD_SHARED_DATA``, else ``shared/data`` beside the checkout (as the tests find it)."""
-    override = os.environ.get(DATA_ENV)
-    return Path(override) if override else REPO_ROOT.parent / "shared" / "data"
 
 
 LEVIR_TILES: dict[str, str] = {

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from . import records
 from .configs import BUDGETS, CHOSEN, PLAN, REGIMES, Budget, Entry, Regime, label_hash
-from .folds import Fold, build
+from .folds import Fold, build, fold_names
 from .runs import checkpoint_id, train_student, train_teacher
 from .statistics import choose_variant
 
@@ -32,12 +32,15 @@ class Study:
     def __post_init__(self) -> None:
         self.budget = BUDGETS[self.budget_name]
         self.regimes = REGIMES[self.budget_name]
-        self.records = [
-            r for r in records.load(self.results) if r.get("budget_name") == self.budget_name
-        ]
+        self.records = self.of_budget(records.load(self.results), self.budget_name)
+        self.commit = records.commit()  # the code this process runs, before any later commit
         self.teachers: dict[tuple[str, str], tuple[dict, Path]] = {}
         self.started = time.perf_counter()
         self.trained = 0
+
+    @staticmethod
+    def of_budget(runs: list[dict], budget_name: str) -> list[dict]:
+        return [r for r in runs if r.get("budget_name") == budget_name]
 
     def out_of_time(self) -> bool:
         return self.deadline is not None and time.monotonic() > self.deadline
@@ -97,22 +100,18 @@ class Study:
             mine & {r["teacher"] for r in self._students(fold, seed, recipe, setting, "none")}
         )
 
-    def chosen(self, dataset: str, setting: str, folds: list[Fold]) -> tuple[str, str] | None:
-        choice, _ = choose_variant(self.records, dataset, setting, [f.name for f in folds])
-        return choice
-
-    def labels(self, entry: Entry, folds: list[Fold], recipe: str) -> list[str]:
+    def labels(self, entry: Entry, recipe: str, quiet: bool = False) -> list[str]:
         """The entry's labels for ``recipe``, with the variant chosen on LEVIR-CD multi ×4
-        (``folds``) resolved, or left out with a note until the candidates' runs are complete."""
+        resolved, or left out (with a note) until the candidates' runs are complete."""
         labels = []
         for label in entry.labels:
             if label != CHOSEN:
                 labels.append(label)
                 continue
-            choice = self.chosen("levir", "multi-x4", folds)
-            if choice is None:
+            choice, _ = choose_variant(self.records, "levir", "multi-x4", fold_names("levir"))
+            if choice is None and not quiet:
                 self.log(f"{entry.phase}: no variant chosen yet (candidates incomplete), skipped")
-            elif choice[0] == recipe and choice[1] not in labels:
+            elif choice is not None and choice[0] == recipe and choice[1] not in labels:
                 labels.append(choice[1])
         return labels
 
@@ -123,11 +122,10 @@ class Study:
             for f in build(entry.dataset, root)
             if entry.folds in (None, ()) or f.name in entry.folds
         ]
-        levir = build("levir", self.work / "data" / "levir") if CHOSEN in entry.labels else []
         for seed in entry.seeds:
             for fold in folds:
                 for recipe in entry.recipes:
-                    for label in self.labels(entry, levir, recipe):
+                    for label in self.labels(entry, recipe):
                         if self.out_of_time():
                             return
                         if self.done(fold, seed, recipe, entry.setting, label):
@@ -170,3 +168,22 @@ def run_plan(study: Study, plan: tuple[Entry, ...] = PLAN) -> None:
             return
         study.log(f"phase {entry.phase}: {entry.dataset} {entry.setting} {', '.join(entry.labels)}")
         study.run_entry(entry, settings_of(entry.dataset, plan))
+
+
+def progress(runs: list[dict], budget_name: str = "cpu", plan: tuple[Entry, ...] = PLAN) -> list:
+    """(phase, runs done, runs planned) of every entry of ``plan``, from the records alone (the
+    chosen variant counts once it is chosen)."""
+    study = Study.__new__(Study)
+    study.records = Study.of_budget(runs, budget_name)
+    rows = []
+    for entry in plan:
+        done = total = 0
+        for seed in entry.seeds:
+            for name in entry.folds or fold_names(entry.dataset):
+                fold = Fold(entry.dataset, name, (), (), ())
+                for recipe in entry.recipes:
+                    for label in study.labels(entry, recipe, quiet=True):
+                        total += 1
+                        done += study.done(fold, seed, recipe, entry.setting, label)
+        rows.append((entry.phase, done, total))
+    return rows

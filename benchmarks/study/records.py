@@ -10,6 +10,7 @@ cell bootstrap are computed. Checkpoints are never recorded: they stay in the wo
 
 from __future__ import annotations
 
+import functools
 import json
 import platform
 import subprocess
@@ -53,8 +54,11 @@ def machine() -> dict[str, Any]:
     }
 
 
+@functools.cache
 def commit() -> str:
-    """The checkout's commit (with ``+dirty`` when tracked files differ), or ``unknown``."""
+    """The checkout's commit when first asked (with ``+dirty`` when files under ``src`` differ),
+    or ``unknown``. Cached: a study asks at its start, so its records name the code it runs,
+    not a commit made while it trains."""
     try:
         head = subprocess.run(
             ["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO_ROOT, capture_output=True,

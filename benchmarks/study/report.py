@@ -8,6 +8,7 @@ from collections import Counter
 from . import records
 from .configs import CANDIDATES, RECIPES, base_label, label_hash, labels, uses_unlabelled
 from .folds import fold_names
+from .plan import progress
 from .statistics import (
     Comparison,
     best_by_validation,
@@ -166,6 +167,11 @@ def report(runs: list[Record], budget_name: str = "cpu") -> str:
         "per seed, mean over seeds; *per run*: mean of the runs' own F1.",
         "",
     ]
+    lines += ["## Plan progress", "", "| phase | runs done | runs planned |", "|:---|---:|---:|"]
+    lines += [
+        f"| {phase} | {done} | {total} |" for phase, done, total in progress(runs, budget_name)
+    ]
+    lines += ["", "(Runs of the chosen variant are counted once it is chosen.)", ""]
     lines += choice_report(runs)
     present = sorted({(r["dataset"], r["setting"]) for r in runs if r["role"] == "student"})
     for dataset, setting in present:

@@ -22,7 +22,7 @@ from PIL import Image
 from hicd.data import BitemporalDataset
 from hicd.evaluation import evaluate_checkpoints
 from hicd.inference.engine import cache_dir, cache_key
-from hicd.models.pretrained import MOBILENET_V2_FILE, shared_weights_dir
+from hicd.models.pretrained import require_backbone_weights
 from hicd.training.config import NetworkConfig, OptimConfig
 from hicd.training.data import ChangeDataModule
 from hicd.training.runs import fit_best, fit_student
@@ -111,7 +111,7 @@ def train_teacher(
     started = time.perf_counter()
     pl.seed_everything(seed, workers=True, verbose=False)
     network = NetworkConfig(
-        pretrained=str(shared_weights_dir() / MOBILENET_V2_FILE), options={"decoder_channels": 64}
+        pretrained=str(require_backbone_weights()), options={"decoder_channels": 64}
     )
     optim = OptimConfig(lr=budget.teacher_lr, schedule="cosine", warmup_steps=20)
     module = TeacherModule(

@@ -23,7 +23,7 @@ from benchmarks.study.folds import (
     levir_folds,
     sztaki_folds,
 )
-from benchmarks.study.plan import Study
+from benchmarks.study.plan import Study, progress
 from benchmarks.study.report import report
 from benchmarks.study.statistics import compare, pairs, pooled_f1, students
 from hicd.degradations.settings import DegradationSetting
@@ -159,3 +159,10 @@ def test_study_configurations_stay_tied_to_the_library():
     assert resolve("hicd λ1") == DistillationConfig(**PRESETS["hicd-finetune"])
     assert resolve("hicd +unlabelled") == resolve("hicd")
     assert label_hash("hicd +unlabelled") != label_hash("hicd")
+
+
+def test_progress_counts_the_plans_runs_from_records():
+    rows = dict((phase, (done, total)) for phase, done, total in progress(records.load(FIXTURES)))
+    # the fixtures hold scratch none and hicd of folds test_7 and test_102, seeds 0-1
+    assert rows["core"] == (8, 6 * 2 * 2 * 2)
+    assert rows["chosen seed 2"] == (0, 0)  # nothing chosen yet

@@ -170,3 +170,43 @@ def test_threads_option_sets_the_thread_count_of_both_engines(tiny_checkpoint, t
         main(["predict", "--checkpoint", str(tiny_checkpoint), "--t1", str(t1), "--t2", str(t1),
               "--out", str(tmp_path / "d.tif"), "--threads", "0"])  # fmt: skip
     assert "--threads: expected a whole number >= 1, got '0'" in capsys.readouterr().err
+
+
+def test_the_gpu_batch_default_holds_for_onnx_runtime(tiny_checkpoint, tmp_path, monkeypatch):
+    """An ONNX Runtime network has no parameters to say where it runs: on a GPU it still takes
+    the GPU's default batch (8 windows), not the CPU's (4). The CUDA provider is faked (the
+    session computes on the CPU here), so no GPU is needed."""
+    import hicd.inference.scene as scene_module
+    from hicd.inference.device import execution_device
+    from hicd.inference.scene import BATCH_SIZES, PredictOptions, predict_scene
+
+    monkeypatch.setattr(engine_module, "onnx_providers", lambda device: ["CPUExecutionProvider"])
+    model, info = load_model(tiny_checkpoint)
+    network = build_engine(tiny_checkpoint, model, info, "onnx", torch.device("cuda"))
+    assert isinstance(network, OnnxNetwork)
+    assert execution_device(network) == torch.device("cuda")
+    assert execution_device(model) == torch.device("cpu")  # a PyTorch model: its parameters
+
+    forwards = []
+    real_forward = OnnxNetwork.forward
+    monkeypatch.setattr(
+        OnnxNetwork,
+        "forward",
+        lambda self, a, b: forwards.append(len(a)) or real_forward(self, a, b),
+    )
+    streamed = []
+    real_stream = scene_module.stream_change_probability
+    monkeypatch.setattr(
+        scene_module,
+        "stream_change_probability",
+        lambda *args, **kwargs: streamed.append(args[6]) or real_stream(*args, **kwargs),
+    )
+    rng = np.random.default_rng(0)
+    t1 = write_geotiff(tmp_path / "t1.tif", rng.integers(0, 256, (3, 64, 640), dtype=np.uint8))
+    t2 = write_geotiff(tmp_path / "t2.tif", rng.integers(0, 256, (3, 64, 640), dtype=np.uint8))
+    options = PredictOptions(inspect=False, quicklook=False)
+    predict_scene(network, info, t1, t2, tmp_path / "map.tif", options)
+    assert streamed == [BATCH_SIZES["cuda"]] == [8]
+    assert max(forwards) == 8  # 13 windows of 64 px in one row: batches of 8 and 5
+    predict_scene(model, info, t1, t2, tmp_path / "cpu.tif", options)
+    assert streamed[-1] == BATCH_SIZES["cpu"]

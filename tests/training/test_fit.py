@@ -213,3 +213,38 @@ def test_refused_checkpoint_in_a_config_is_one_line(tmp_path, configs, capsys, p
     teacher = [*NO_WEIGHTS, "--ckpt_path", str(foreign)]
     assert main(["fit", "--config", str(configs / "synthetic" / "teacher.yaml"), *teacher]) == 2
     assert "Lightning checkpoint of another project" in one_error_line(capsys)
+
+
+@pytest.mark.parametrize(
+    ("config", "extra", "announced"),
+    [
+        ("teacher.yaml", [*NO_WEIGHTS], True),
+        ("teacher.yaml", [], False),  # the ImageNet file of the config
+        ("teacher.yaml", [*NO_WEIGHTS, "--ckpt_path", "last"], False),  # resumed: its weights
+        ("student_hicd.yaml", [], False),  # the teacher's record (the student warns itself)
+        ("student_hicd.yaml", ["--model.init_args.network", "{pretrained: null}"], True),
+        (
+            "student_hicd.yaml",
+            ["--model.init_args.network", "{pretrained: null}", "--model.init_args.init_from_teacher", "true"],
+            False,  # the teacher's weights
+        ),
+    ],
+)  # fmt: skip
+def test_which_fits_start_from_random_weights(config, extra, announced, configs):
+    from hicd.cli.lightning import config_parser, random_backbone
+
+    argv = ["fit", "--config", str(configs / "synthetic" / config), *extra]
+    assert random_backbone(config_parser().parse_args(argv).fit) == announced
+
+
+def test_a_fit_from_random_weights_says_so(tmp_path, configs, tiny_overlay, capsys):
+    from hicd.cli.lightning import RANDOM_BACKBONE_NOTE
+
+    argv = [
+        "fit", "--config", str(configs / "synthetic" / "teacher.yaml"),
+        "--config", str(tiny_overlay), *NO_WEIGHTS,
+        "--model.init_args.network.options", "{decoder_channels: 8}",
+        "--trainer.max_steps", "1", "--trainer.default_root_dir", str(tmp_path / "run"),
+    ]  # fmt: skip
+    assert main(argv) == 0
+    assert capsys.readouterr().err.splitlines().count(RANDOM_BACKBONE_NOTE) == 1

@@ -2,6 +2,9 @@
 then evaluate all three on held-out pairs (clean, resolution ×4, multi ×4) and print the table.
 
 Everything (checkpoints, results.json/.csv/.md, robustness.png, examples.png) goes to --out.
+The backbone starts from the ImageNet MobileNetV2 file (mobilenet_v2-b0353104.pth) found in
+$HICD_SHARED_WEIGHTS, ../shared/weights beside a checkout or torch's hub cache; hicd never
+downloads it, and refuses to start without it unless --pretrained none asks for random weights.
 """
 
 from __future__ import annotations
@@ -28,6 +31,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="training steps of the teacher and of each student (default 200)",
     )
+    parser.add_argument(
+        "--pretrained",
+        default="shared",
+        metavar="FILE|shared|none",
+        help="backbone weights: a file, 'shared' (the ImageNet MobileNetV2 file from "
+        "$HICD_SHARED_WEIGHTS, ../shared/weights beside a checkout or torch's hub cache; "
+        "refused when absent) or 'none' (random weights) (default: shared)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = DemoConfig.quick() if args.quick else DemoConfig()
     config.seed = args.seed
+    config.pretrained = None if args.pretrained.lower() == "none" else args.pretrained
     if args.steps is not None:
         config.teacher_steps = config.student_steps = args.steps
     rows = run_demo(args.out, config, overwrite=args.overwrite)

@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from jsonargparse import Namespace
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
 from hicd.errors import ConfigError, HicdError
 from hicd.models.checkpoint import read_checkpoint
@@ -104,6 +105,8 @@ class HicdCLI(LightningCLI):
             if cause is None:
                 raise
             raise cause from None
+        if self.subcommand == "fit" and random_backbone(self.config[self.subcommand]):
+            self.trainer.callbacks.append(RandomBackboneNote())
 
 
 def check_config_paths(config: Namespace) -> None:
@@ -114,6 +117,33 @@ def check_config_paths(config: Namespace) -> None:
             continue
         if value not in no_file:
             check_path(option, value, hint)
+
+
+def random_backbone(config: Namespace) -> bool:
+    """Whether a new fit's backbone starts from random weights (``network.pretrained: null``,
+    the default). A resumed fit, a student initialised from its teacher and a student taking its
+    network from the teacher's record (which warns itself) are not new random backbones."""
+    if config.get("ckpt_path") or config.get("model.init_args.init_from_teacher"):
+        return False
+    student = getattr(_import_class(config.model.class_path), "role", "") == "student"
+    if student and config.get("model.init_args.network") is None:
+        return False
+    return config.get("model.init_args.network.pretrained") in (None, "None", "null", "")
+
+
+class RandomBackboneNote(Callback):
+    """Says on stderr, once training starts (after every check of the config and the data),
+    that the backbone starts from random weights: never silently."""
+
+    @rank_zero_only
+    def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
+        print(RANDOM_BACKBONE_NOTE, file=sys.stderr, flush=True)
+
+
+RANDOM_BACKBONE_NOTE = (
+    "hicd: note: model.init_args.network.pretrained is null, so the backbone starts from random "
+    "weights (give a weights file to start from pretrained ones)"
+)
 
 
 def hicd_cause(error: BaseException) -> HicdError | None:

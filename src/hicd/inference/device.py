@@ -1,4 +1,5 @@
-"""Where a network runs: ``"auto"`` and device names resolved, and a model's own device."""
+"""Where a network runs: ``"auto"`` and device names resolved, a model's own device and the
+device it computes on."""
 
 from __future__ import annotations
 
@@ -25,3 +26,10 @@ def model_device(model: nn.Module) -> torch.device:
     """The device of the model's first parameter (CPU for a parameterless module)."""
     parameter = next(model.parameters(), None)
     return parameter.device if parameter is not None else torch.device("cpu")
+
+
+def execution_device(model: nn.Module) -> torch.device:
+    """Where ``model`` computes: its ``execution_device`` when it sets one (an ONNX Runtime
+    network has no parameters but may run on a GPU), else :func:`model_device`."""
+    device = getattr(model, "execution_device", None)
+    return device if isinstance(device, torch.device) else model_device(model)

@@ -107,6 +107,8 @@ class OnnxNetwork(nn.Module):
 
     Inputs are float32 B×C×H×W in [0, 1] (H, W ≥ the network's output stride); the logits come
     back on the device of ``t1``. Threads follow ``torch.get_num_threads()`` unless given.
+    ``execution_device`` is the device the session computes on (the module has no parameters
+    to tell it), so defaults such as the batch size follow it.
     """
 
     def __init__(
@@ -121,7 +123,8 @@ class OnnxNetwork(nn.Module):
         options.enable_cpu_mem_arena = False
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.path = Path(path)
-        providers = onnx_providers(device or torch.device("cpu"))
+        self.execution_device = device or torch.device("cpu")
+        providers = onnx_providers(self.execution_device)
         self.session = onnxruntime.InferenceSession(str(path), options, providers=providers)
 
     def forward(self, t1: Tensor, t2: Tensor) -> Tensor:

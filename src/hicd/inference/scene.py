@@ -34,7 +34,7 @@ from hicd.defaults import (
     value_scale_option,
 )
 from hicd.errors import ConfigError
-from hicd.inference.device import model_device
+from hicd.inference.device import execution_device
 from hicd.inference.output import OUTPUT_SUFFIXES, ChangeMapWriter, decode_changes, encode
 from hicd.inference.quicklook import write_quicklook
 from hicd.inference.raster import ScenePair, open_pair
@@ -198,7 +198,7 @@ def predict_scene(
     t1, t2, out = Path(t1), Path(t2), Path(out)
     tiling = resolve_tiling(options.tile, options.overlap, info)
     tile, overlap = tiling.tile, tiling.overlap
-    batch_size = options.batch_size or default_batch_size(model_device(model))
+    batch_size = options.batch_size or default_batch_size(execution_device(model))
     threshold, probabilities, resampling = (
         options.threshold, options.probabilities, options.resampling
     )  # fmt: skip

@@ -1,5 +1,11 @@
-"""Pretrained backbone weights: where the shared file lies, reading a weights file and loading it
-strictly, with errors that name the file."""
+"""Pretrained backbone weights: where the ImageNet MobileNetV2 file lies, reading a weights file
+and loading it strictly, with errors that name the file.
+
+The file is looked for in ``$HICD_SHARED_WEIGHTS``, then in ``../shared/weights`` beside the
+checkout (only when hicd runs from a source checkout, not from an installed package), then in
+torchvision's cache (``$TORCH_HOME/hub/checkpoints``, default ``~/.cache/torch/hub/checkpoints``).
+hicd never downloads it.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,12 @@ import os
 import pickle
 from collections.abc import Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 
-from hicd.errors import DataError, cwd_note
+from hicd.errors import ConfigError, DataError, cwd_note
 
 _WRAPPER_KEYS = ("state_dict", "model")
 
@@ -19,18 +26,82 @@ SHARED_WEIGHTS_ENV = "HICD_SHARED_WEIGHTS"
 MOBILENET_V2_FILE = "mobilenet_v2-b0353104.pth"
 
 
-def shared_weights_dir() -> Path:
+def checkout_root() -> Path | None:
+    """The repository root when hicd runs from a source checkout (``src/hicd`` with a
+    ``pyproject.toml`` two levels above the package), else None (an installed package)."""
+    package = Path(__file__).resolve().parents[1]
+    root = package.parents[1]
+    if package.parent.name == "src" and (root / "pyproject.toml").is_file():
+        return root
+    return None
+
+
+def shared_weights_dir() -> Path | None:
     """``$HICD_SHARED_WEIGHTS``, else ``shared/weights`` beside the checkout (``../shared/weights``
-    seen from the repository root)."""
+    seen from the repository root) when hicd runs from a checkout, else None."""
     override = os.environ.get(SHARED_WEIGHTS_ENV)
-    return Path(override) if override else Path(__file__).resolve().parents[4] / "shared/weights"
+    return Path(override) if override else _checkout_weights()
+
+
+def _checkout_weights() -> Path | None:
+    root = checkout_root()
+    return root.parent / "shared" / "weights" if root is not None else None
+
+
+def torch_hub_checkpoints() -> Path:
+    """torchvision's download cache: ``torch.hub.get_dir()/checkpoints`` (``$TORCH_HOME/hub``,
+    default ``~/.cache/torch/hub``)."""
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+class WeightsPlace(NamedTuple):
+    """A place the ImageNet MobileNetV2 file is looked for: its name, its folder (None where the
+    place does not apply) and why it does not apply."""
+
+    name: str
+    folder: Path | None
+    absent: str = ""
+
+
+def backbone_weights_places() -> list[WeightsPlace]:
+    """Where the ImageNet MobileNetV2 file is looked for, in order."""
+    override = os.environ.get(SHARED_WEIGHTS_ENV)
+    return [
+        WeightsPlace(f"${SHARED_WEIGHTS_ENV}", Path(override) if override else None, "not set"),
+        WeightsPlace(
+            "../shared/weights beside the checkout",
+            _checkout_weights(),
+            "hicd is installed, not run from a checkout",
+        ),
+        WeightsPlace("torch's hub cache", torch_hub_checkpoints()),
+    ]
 
 
 def shared_backbone_weights() -> Path | None:
-    """The ImageNet MobileNetV2 file in :func:`shared_weights_dir` when present, else None (hicd
-    never downloads weights)."""
-    path = shared_weights_dir() / MOBILENET_V2_FILE
-    return path if path.is_file() else None
+    """The ImageNet MobileNetV2 file (``mobilenet_v2-b0353104.pth``) from the first of
+    :func:`backbone_weights_places` that holds it, else None (hicd never downloads weights)."""
+    for place in backbone_weights_places():
+        if place.folder is not None and (place.folder / MOBILENET_V2_FILE).is_file():
+            return place.folder / MOBILENET_V2_FILE
+    return None
+
+
+def require_backbone_weights(hint: str = "") -> Path:
+    """:func:`shared_backbone_weights`, or a one-line ``ConfigError`` naming every place looked
+    in and how to provide the file (``hint``: what else the caller accepts, e.g. random
+    weights)."""
+    path = shared_backbone_weights()
+    if path is not None:
+        return path
+    looked = "; ".join(
+        f"{place.name}: {place.folder / MOBILENET_V2_FILE if place.folder else place.absent}"
+        for place in backbone_weights_places()
+    )
+    raise ConfigError(
+        f"the ImageNet MobileNetV2 backbone weights {MOBILENET_V2_FILE} were not found "
+        f"({looked}); hicd never downloads them: put the file in one of these places or set "
+        f"{SHARED_WEIGHTS_ENV} to the folder that holds it{hint}"
+    )
 
 
 def read_state_dict(path: Path) -> dict[str, Tensor]:

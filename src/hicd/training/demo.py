@@ -4,6 +4,7 @@ scenes, evaluated side by side on held-out pairs (``hicd demo`` / ``make demo``)
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,22 +15,43 @@ from hicd.atomic import refuse_non_empty
 from hicd.data.synthetic import write_synthetic_dataset
 from hicd.defaults import SETTING
 from hicd.distillation import DistillationConfig
-from hicd.models.pretrained import shared_backbone_weights
-from hicd.training.config import NetworkConfig, OptimConfig
+from hicd.models.pretrained import require_backbone_weights
+from hicd.training.config import NetworkConfig, OptimConfig, check_path
 from hicd.training.data import ChangeDataModule
 from hicd.training.runs import fit_best, fit_student, publish_checkpoint
 from hicd.training.teacher import TeacherModule
 
+SHARED = "shared"
+"""``DemoConfig.pretrained`` value: the ImageNet MobileNetV2 file found by
+``hicd.models.pretrained.require_backbone_weights`` (refused when absent)."""
+RANDOM_HINT = ", or pass --pretrained none to train from random weights"
 
-def _shared_pretrained() -> str | None:
-    """The shared ImageNet MobileNetV2 file when present (nothing is downloaded)."""
-    path = shared_backbone_weights()
-    return str(path) if path else None
+
+def resolve_pretrained(pretrained: str | None) -> str | None:
+    """The backbone weights file of the demo: ``"shared"`` looks the ImageNet file up (a
+    ``ConfigError`` naming where it looked when absent), a path must exist, None (random weights)
+    is announced on stderr. Nothing is downloaded."""
+    if pretrained is None:
+        print(
+            "hicd: note: the demo's backbone starts from random weights (--pretrained none)",
+            file=sys.stderr,
+            flush=True,
+        )
+        return None
+    if pretrained == SHARED:
+        return str(require_backbone_weights(RANDOM_HINT))
+    check_path("--pretrained", pretrained, f"; give a weights file, {SHARED} or none")
+    return pretrained
 
 
 @dataclass
 class DemoConfig:
-    """Sizes and budgets of the demo; ``quick()`` is the smoke-test variant."""
+    """Sizes and budgets of the demo; ``quick()`` is the smoke-test variant.
+
+    ``pretrained``: the backbone weights, ``"shared"`` (the ImageNet MobileNetV2 file from
+    ``$HICD_SHARED_WEIGHTS``, ``../shared/weights`` beside a checkout or torch's hub cache; the
+    demo refuses to start without it), a weights file, or None (random weights, announced).
+    """
 
     train_pairs: int = 96
     val_pairs: int = 16
@@ -50,7 +72,7 @@ class DemoConfig:
         }
     )
     seed: int = 0
-    pretrained: str | None = field(default_factory=_shared_pretrained)
+    pretrained: str | None = SHARED
 
     @classmethod
     def quick(cls) -> DemoConfig:
@@ -83,6 +105,7 @@ def run_demo(
     config = config or DemoConfig()
     out = Path(out)
     refuse_non_empty(out, overwrite, hint=" (make demo DEMO_ARGS=--overwrite), or another --out")
+    pretrained = resolve_pretrained(config.pretrained)
     work = out / "work"
     if overwrite and (work / "data" / "list").is_dir():
         shutil.rmtree(work)  # the previous demo's scratch runs and data, not reused
@@ -101,10 +124,11 @@ def run_demo(
         batch_size=config.batch_size,
         num_workers=0,
     )
-    network = NetworkConfig(pretrained=config.pretrained, options={"decoder_channels": 32})
+    network = NetworkConfig(pretrained=pretrained, options={"decoder_channels": 32})
     optim = OptimConfig(
         lr=config.lr, schedule="cosine", warmup_steps=max(1, config.teacher_steps // 10)
     )
+    print(f"[demo] backbone weights: {pretrained or 'random'}", flush=True)
     print(f"[demo] teacher on clean pairs ({config.teacher_steps} steps)", flush=True)
     teacher = TeacherModule(network=network, optim=optim, crop_size=config.crop_size)
     best = fit_best(teacher, data, config.teacher_steps, work / "teacher", config.val_every)
