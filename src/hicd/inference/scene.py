@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from hicd.atomic import atomic_paths, refuse_existing
 from hicd.data.io import ValueScale
 from hicd.data.tiling import Tiling
+from hicd.defaults import BATCH_SIZES as DEFAULT_BATCH_SIZES
 from hicd.defaults import (
     batch_size_for,
     batch_size_option,
@@ -43,6 +44,9 @@ from hicd.inference.vector import resolve_vector_crs, write_change_polygons
 from hicd.inspection import PairInspection, accepts, inspect_arrays
 from hicd.models.checkpoint import CheckpointInfo
 
+BATCH_SIZES = DEFAULT_BATCH_SIZES
+"""Default windows per forward pass by device type: ``hicd.defaults.BATCH_SIZES``, the one
+table (here as the engine's name for it)."""
 GDAL_CACHE_MB = 64
 """GDAL block cache while predicting (GDAL's default, 5 % of RAM, grows with the scene)."""
 INSPECT_WINDOW = 1024
