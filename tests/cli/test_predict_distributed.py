@@ -13,13 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-import torch
 from rasterio.errors import NotGeoreferencedWarning
+from tests.cli.test_predict_export import tiny_checkpoint
 
 import hicd
 from hicd.cli.main import main
-from hicd.models import create_model
-from hicd.models.checkpoint import CheckpointInfo, save_model_checkpoint
 
 NAMES = ("a", "b", "c", "d")
 LAUNCH_ENV = ("LOCAL_RANK", "RANK", "WORLD_SIZE", "NODE_RANK", "GROUP_RANK", "MASTER_ADDR")
@@ -28,12 +26,8 @@ LAUNCH_ENV = ("LOCAL_RANK", "RANK", "WORLD_SIZE", "NODE_RANK", "GROUP_RANK", "MA
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    model = create_model(
-        "siam_fpn", backbone="tv_mobilenet_v2", pretrained=None, decoder_channels=16
-    )
-    path = tmp_path_factory.mktemp("checkpoint") / "tiny.ckpt"
-    return save_model_checkpoint(path, model.eval(), CheckpointInfo(model.config, tile_size=64))
+    """The tiny untrained checkpoint of the predict/export CLI tests."""
+    return tiny_checkpoint(tmp_path_factory)
 
 
 @pytest.fixture

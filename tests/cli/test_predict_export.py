@@ -18,14 +18,19 @@ from hicd.models import create_model
 from hicd.models.checkpoint import CheckpointInfo, load_model, save_model_checkpoint
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A tiny untrained siam_fpn checkpoint (tile 64), seeded."""
     torch.manual_seed(0)
     model = create_model(
         "siam_fpn", backbone="tv_mobilenet_v2", pretrained=None, decoder_channels=16
     )
     path = tmp_path_factory.mktemp("checkpoint") / "tiny.ckpt"
     return save_model_checkpoint(path, model.eval(), CheckpointInfo(model.config, tile_size=64))
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    return tiny_checkpoint(tmp_path_factory)
 
 
 def read_map(path: Path) -> np.ndarray:
