@@ -33,7 +33,7 @@ class Study:
         self.budget = BUDGETS[self.budget_name]
         self.regimes = REGIMES[self.budget_name]
         self.records = self.of_budget(records.load(self.results), self.budget_name)
-        self.commit = records.commit()  # the code this process runs, before any later commit
+        records.commit()  # cached now: records name the code this process runs
         self.teachers: dict[tuple[str, str], tuple[dict, Path]] = {}
         self.started = time.perf_counter()
         self.trained = 0

@@ -175,6 +175,25 @@ def validation_score(
     return stats.mean(run_f1(r, "val", setting) for r in chosen.values())
 
 
+def validation_scores(
+    runs: list[Record], dataset: str, setting: str, folds: list[str],
+    options: Iterable[tuple[str, str]], seeds: Iterable[int] = CHOICE_SEEDS,
+) -> dict[tuple[str, str], float | None]:  # fmt: skip
+    """Mean validation F1 of each (recipe, label) over every fold and seed given (None while
+    one of its runs is missing)."""
+    seeds = list(seeds)
+    return {
+        option: validation_score(students(runs, dataset, setting, *option), folds, seeds, setting)
+        for option in options
+    }
+
+
+def _best(scores: dict[tuple[str, str], float | None]) -> tuple[str, str] | None:
+    if any(value is None for value in scores.values()):
+        return None
+    return max(scores, key=lambda k: (scores[k], k))
+
+
 def choose_variant(
     runs: list[Record], dataset: str, setting: str, folds: list[str],
     candidates: Iterable[str] = CANDIDATES, recipes: Iterable[str] = RECIPES,
@@ -182,17 +201,9 @@ def choose_variant(
 ) -> tuple[tuple[str, str] | None, dict[tuple[str, str], float | None]]:  # fmt: skip
     """The (recipe, label) with the highest mean validation F1 over every fold and the choice
     seeds, and every candidate's score; None until each candidate has all its runs."""
-    seeds = list(seeds)
-    scores = {
-        (recipe, label): validation_score(
-            students(runs, dataset, setting, recipe, label), folds, seeds, setting
-        )
-        for recipe in recipes
-        for label in candidates
-    }
-    if any(value is None for value in scores.values()):
-        return None, scores
-    return max(scores, key=lambda k: (scores[k], k)), scores
+    options = [(recipe, label) for recipe in recipes for label in candidates]
+    scores = validation_scores(runs, dataset, setting, folds, options, seeds)
+    return _best(scores), scores
 
 
 def best_by_validation(
@@ -200,11 +211,4 @@ def best_by_validation(
     options: list[tuple[str, str]], seeds: Iterable[int] = CHOICE_SEEDS,
 ) -> tuple[str, str] | None:  # fmt: skip
     """The option with the highest mean validation F1 (None while one lacks runs)."""
-    seeds = list(seeds)
-    scores = {
-        option: validation_score(students(runs, dataset, setting, *option), folds, seeds, setting)
-        for option in options
-    }
-    if any(v is None for v in scores.values()):
-        return None
-    return max(scores, key=lambda k: (scores[k], k))
+    return _best(validation_scores(runs, dataset, setting, folds, options, seeds))
