@@ -37,6 +37,9 @@ from pathlib import Path
 PIXEL = 0.5  # metres per t1 pixel
 SHIFT = 32.0  # metres t2's extent is shifted east and south
 BLOCK = 512
+BASELINE = "ab2649f"
+"""hicd 0.2.0 before the prediction speed-ups (overlap tile/4, batch 4 on the CPU, reads and
+the quick-look in the computing thread): the ratio's baseline."""
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -89,6 +92,17 @@ def generate(folder: Path, width: int, height: int, seed: int = 0) -> tuple[Path
     return paths[0], paths[1]
 
 
+def checkout_source(commit: str, folder: Path) -> Path:
+    """The ``src`` folder of ``commit``, extracted into ``folder`` (``git archive``)."""
+    folder.mkdir(parents=True)
+    root = Path(__file__).resolve().parents[1]
+    archive = subprocess.run(
+        ["git", "-C", str(root), "archive", commit, "src"], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder / "src"
+
+
 def memory_mib(field: str) -> float:
     """A field of /proc/self/status (``VmRSS``, ``VmHWM``) in MiB."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -125,10 +139,12 @@ def predict_child(
     threads: int,
     engine: str = "torch",
 ) -> dict:
-    """Run in a fresh process: predict the pair and report time and memory."""
+    """Run in a fresh process: predict the pair with the defaults of the hicd it imports (the
+    working tree's, or the baseline commit's) and report time and memory."""
     import torch
 
     from hicd.api import ChangeDetector
+    from hicd.defaults import overlap_for
     from hicd.inference import streaming
     from hicd.inference.engine import build_engine
     from hicd.inference.scene import default_batch_size
@@ -175,6 +191,7 @@ def predict_child(
     return {
         "model": model_name,
         "engine": engine,
+        "overlap": overlap_for(tile),
         "batch": batch,
         "size": f"{result.width}×{result.height}",
         "region_pixels": region[2] * region[3],
@@ -189,37 +206,54 @@ def predict_child(
     }
 
 
-def run_child(*args: str) -> str:
+def run_child(*args: str, source: Path | None = None) -> str:
+    """Run this script in a fresh process, importing hicd from ``source`` (a ``src`` folder)
+    when given, else the installed (working tree's) hicd."""
+    env = dict(os.environ)
+    if source is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(source), env.get("PYTHONPATH")]))
     completed = subprocess.run(
-        [sys.executable, __file__, *args], check=True, capture_output=True, text=True
+        [sys.executable, __file__, *args], check=True, capture_output=True, text=True, env=env
     )
     return completed.stdout.strip().splitlines()[-1]
 
 
-def print_table(rows: list[dict], tile: int, threads: int) -> None:
+def print_table(rows: list[dict], tile: int, threads: int, baseline: str) -> None:
     print(
-        f"\npredict_files on CPU: tile {tile}, overlap {tile // 4}, batch {rows[0]['batch']}, "
-        f"{threads} threads; t2 at 2x pixel size, shifted extent (warped)"
+        f"\npredict_files on CPU: tile {tile}, {threads} threads; "
+        "t2 at 2x pixel size, shifted extent (warped)"
     )
     header = (
-        "| model | engine | scene | predicted px | tiles | end-to-end s | Mpx/s | forward s (in run) "
-        "| ratio | standalone forward s | peak RSS MiB | RSS after model MiB |"
+        "| model | engine | code | overlap | batch | scene | predicted px | tiles | end-to-end s "
+        f"| Mpx/s | × {baseline} | forward s (in run) | forward share | standalone forward s "
+        "| peak RSS MiB | RSS after model MiB |"
     )
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
+    reference = {r["size"]: r for r in rows if r["variant"] == baseline}
     for row in rows:
         seconds = row["end_to_end_s"]
+        speed = row["region_pixels"] / seconds / 1e6
+        base = reference.get(row["size"])
+        times = (
+            ""
+            if base is None or row["model"] != "siam_fpn"
+            else f"{base['end_to_end_s'] / seconds:.2f}"
+        )
         print(
-            f"| {row['model']} | {row['engine']} | {row['size']} | {row['region_pixels']:,} | {row['tiles']} "
-            f"| {seconds:.1f} | {row['region_pixels'] / seconds / 1e6:.3f} "
+            f"| {row['model']} | {row['engine']} | {row['variant']} | {row['overlap']} | {row['batch']} "
+            f"| {row['size']} | {row['region_pixels']:,} | {row['tiles']} "
+            f"| {seconds:.1f} | {speed:.3f} | {times} "
             f"| {row['forward_in_run_s']:.1f} | {row['forward_in_run_s'] / seconds:.2f} "
             f"| {row['pure_forward_per_tile_s'] * row['tiles']:.1f} "
             f"| {row['vm_hwm_mib']:.0f} | {row['rss_after_model_mib']:.0f} |"
         )
     print(
-        "ratio: time in the network's forward passes / end-to-end time (1.0: reading, warping, "
-        "blending and writing cost nothing). standalone forward: the same number of tiles timed "
-        "on random input after the run (an estimate; sensitive to machine load)."
+        f"× {baseline}: end-to-end time of the code and defaults of commit {baseline} over this "
+        "row's (today: the working tree), same scene, same run. forward share: time in the "
+        "network's forward passes / end-to-end time (with reading prefetched in a thread, the "
+        "forward passes also absorb the reads' share of the CPU). standalone forward: the same "
+        "number of tiles timed on random input after the run (an estimate; sensitive to load)."
     )
 
 
@@ -249,6 +283,12 @@ def main() -> None:
         help="windows per forward pass (default: predict_files' own, 4 on CPU)",
     )
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--baseline",
+        default=BASELINE,
+        help="git commit whose code (and defaults) the ratio compares with, run side by side "
+        "on the same pair; 'none' skips it",
+    )
     parser.add_argument("--workdir", type=Path, help="where the pairs go (default: a temp folder)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -271,23 +311,33 @@ def main() -> None:
         common += ["--batch-size", str(args.batch_size)]
     with tempfile.TemporaryDirectory(dir=args.workdir) as workdir:
         os.environ["HICD_CACHE_DIR"] = str(Path(workdir) / "cache")  # children inherit it
+        baseline = None
+        if args.baseline != "none":
+            baseline = checkout_source(args.baseline, Path(workdir) / "baseline")
         rows = []
         for size in args.sizes:
             folder = Path(workdir) / str(size)
             started = time.perf_counter()
             run_child("--child", "generate", str(folder), str(size))
             print(f"{size}: generated in {time.perf_counter() - started:.0f} s", flush=True)
-            runs = [(m, e) for m in args.models for e in args.engines]
-            for model, engine in [(m, e) for m, e in runs if m == "siam_fpn" or e == "torch"]:
+            runs = [(m, e, "today") for m in args.models for e in args.engines]
+            runs = [run for run in runs if run[0] == "siam_fpn" or run[1] == "torch"]
+            if baseline is not None and "siam_fpn" in args.models and "onnx" in args.engines:
+                runs.insert(0, ("siam_fpn", "onnx", args.baseline))
+            for model, engine, variant in runs:
                 paths = [str(folder / name) for name in ("t1.tif", "t2.tif", "change.tif")]
-                row = json.loads(run_child(*common, "--child", "predict", *paths, model, engine))
+                source = baseline if variant == args.baseline else None
+                row = json.loads(
+                    run_child(*common, "--child", "predict", *paths, model, engine, source=source)
+                )
+                row["variant"] = variant
                 print(
-                    f"{size}, {model}, {engine}: {row['tiles']} tiles in "
+                    f"{size}, {model}, {engine}, {variant}: {row['tiles']} tiles in "
                     f"{row['end_to_end_s']:.0f} s",
                     flush=True,
                 )
                 rows.append(row)
-        print_table(rows, args.tile, args.threads)
+        print_table(rows, args.tile, args.threads, args.baseline)
 
 
 if __name__ == "__main__":

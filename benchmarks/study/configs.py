@@ -79,6 +79,9 @@ class Budget:
     teacher_lr: float = 1e-3
     ema_decay: float | None = 0.98
     eval_tile: int = 256
+    eval_overlap: int = 64
+    """Validation and scoring windows' overlap, fixed here so the records stay comparable
+    whatever the library's default overlap (a quarter of the tile when the study began)."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -75,7 +75,7 @@ def score(
         pairs = BitemporalDataset(root, split).pairs
         rows = evaluate_checkpoints(
             [checkpoint], root, split=split, settings=",".join(settings), tile=budget.eval_tile,
-            seed=0, examples=0, progress=False, cell=CELL,
+            overlap=budget.eval_overlap, seed=0, examples=0, progress=False, cell=CELL,
         )  # fmt: skip
         scores[role] = {}
         for row in rows:
@@ -115,8 +115,9 @@ def train_teacher(
     )
     optim = OptimConfig(lr=budget.teacher_lr, schedule="cosine", warmup_steps=20)
     module = TeacherModule(
-        network=network, optim=optim, crop_size=budget.crop, eval_tile=budget.eval_tile
-    )
+        network=network, optim=optim, crop_size=budget.crop, eval_tile=budget.eval_tile,
+        eval_overlap=budget.eval_overlap,
+    )  # fmt: skip
     checkpoint = fit_best(
         module, data_module(root, fold, budget), budget.teacher_steps, folder, budget.val_every,
         False, budget.ema_decay,
@@ -155,7 +156,7 @@ def train_student(
     checkpoint = fit_student(
         teacher_checkpoint, config, setting, data_module(root, fold, budget, unlabelled), optim, regime.steps,
         folder, seed=seed + 1, init_from_teacher=regime.from_teacher, crop_size=budget.crop,
-        eval_tile=budget.eval_tile, val_every=budget.val_every, progress=False,
+        eval_tile=budget.eval_tile, eval_overlap=budget.eval_overlap, val_every=budget.val_every, progress=False,
         ema_decay=budget.ema_decay,
     )  # fmt: skip
     seconds = time.perf_counter() - started

@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from hicd.data import DEFAULT_TILE, Box, Tiling, grid_windows
+from hicd.defaults import overlap_for
 from hicd.errors import ConfigError
 
 
@@ -32,8 +33,12 @@ def test_bad_tiling_options() -> None:
         grid_windows(10, 10, 0)
 
 
+def test_default_overlap_is_an_eighth_but_at_least_64_px_and_at_most_a_quarter():
+    assert [overlap_for(t) for t in (40, 128, 256, 512, 1024, 2048)] == [10, 32, 64, 64, 128, 256]
+
+
 def test_tiling_resolves_one_rule_and_names_the_option():
-    assert Tiling.resolve() == Tiling(DEFAULT_TILE, DEFAULT_TILE // 4)
+    assert Tiling.resolve() == Tiling(DEFAULT_TILE, overlap_for(DEFAULT_TILE))
     assert Tiling.resolve(info_tile_size=64) == Tiling(64, 16)
     assert Tiling.resolve(40, info_tile_size=64) == Tiling(40, 10)
     assert Tiling.resolve(40, 0).windows(80, 80) == grid_windows(80, 80, 40, 0)

@@ -44,10 +44,10 @@ def test_auto_is_the_default_and_onnx_on_the_cpu(tiny_checkpoint):
     assert not isinstance(torch_detector.model, OnnxNetwork)
 
 
-def test_the_session_keeps_no_arena_and_does_not_spin(tiny_checkpoint):
+def test_the_session_keeps_its_arena_and_does_not_spin(tiny_checkpoint):
     network = ChangeDetector.from_checkpoint(tiny_checkpoint, "cpu", "onnx").model
     options = network.session.get_session_options()
-    assert options.enable_cpu_mem_arena is False
+    assert options.enable_cpu_mem_arena is True
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     assert options.intra_op_num_threads == torch.get_num_threads()
 

@@ -13,6 +13,7 @@ from PIL import Image
 from rasterio.errors import NotGeoreferencedWarning
 
 from hicd.api import ChangeDetector
+from hicd.defaults import overlap_for
 from hicd.errors import ConfigError, DataError
 from hicd.inference import streaming
 from hicd.inference.output import MAP_NODATA
@@ -34,7 +35,7 @@ def test_georeference_preserved_and_map_equals_in_memory_prediction(
     t1 = geotiff(tmp_path / "t1.tif", a, pixel=0.5, offset=(10.0, 20.0))
     t2 = geotiff(tmp_path / "t2.tif", b, pixel=0.5, offset=(10.0, 20.0))
     detector = ChangeDetector.from_checkpoint(tiny_checkpoint, "cpu")
-    expected = detector.predict(a, b, tile=64, overlap=16)  # C×H×W arrays
+    expected = detector.predict(a, b, tile=64)  # C×H×W arrays, the default overlap
 
     result = detector.predict_files(t1, t2, tmp_path / "out" / "p.tif", probabilities=True)
     probability, profile, tags = read_map(result.out)
@@ -42,7 +43,7 @@ def test_georeference_preserved_and_map_equals_in_memory_prediction(
         assert profile["crs"] == source.crs and profile["transform"] == source.transform
     assert profile["dtype"] == "float32" and np.isnan(profile["nodata"])
     assert profile["tiled"] and profile["compress"] == "deflate"
-    assert tags["hicd_tile"] == "64" and tags["hicd_overlap"] == "16"
+    assert tags["hicd_tile"] == "64" and tags["hicd_overlap"] == str(overlap_for(64))
     np.testing.assert_allclose(probability, expected, atol=1e-5)
     assert not result.warped and result.valid_pixels == 90 * 150
 

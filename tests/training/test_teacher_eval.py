@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader
 
 from hicd.data import Tiling, collate_samples
 from hicd.errors import ConfigError
+from hicd.inference.tiled import BATCH_SIZE
 from hicd.models import ChangeOutput
 from hicd.models.losses import TaskLossConfig
 from hicd.training import NetworkConfig, OptimConfig, TeacherModule
@@ -81,8 +82,8 @@ def test_validation_tiles_cover_the_image_exactly():
     model.calls.clear()
     tiled = module(t1, t1)
     assert torch.allclose(whole, tiled, atol=1e-6)
-    # Tiling(16, 4): 3 × 5 windows per image, 4 windows per forward pass
-    assert set(model.calls) == {(16, 16)} and len(model.calls) == 2 * 4
+    # Tiling(16, 4): 3 × 5 windows per image, BATCH_SIZE windows per forward pass
+    assert set(model.calls) == {(16, 16)} and len(model.calls) == 2 * math.ceil(15 / BATCH_SIZE)
     model.calls.clear()
     module.eval_tile = 64
     module(t1, t1)  # no larger than the tile: one pass

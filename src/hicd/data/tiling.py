@@ -51,8 +51,8 @@ class Tiling:
         cls, tile: int | None = None, overlap: int | None = None, info_tile_size: int | None = None
     ) -> Tiling:
         """``tile`` (default: ``info_tile_size``, the checkpoint's training tile, else
-        ``hicd.defaults.TILE``) and ``overlap`` (default: ``hicd.defaults.overlap_for``, a
-        quarter of the tile), checked."""
+        ``hicd.defaults.TILE``) and ``overlap`` (default: ``hicd.defaults.overlap_for``, an
+        eighth of the tile), checked."""
         if tile is None:
             tile = int(info_tile_size) if info_tile_size else DEFAULT_TILE
         tile = int(tile)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import tempfile
 import warnings
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 
@@ -95,6 +97,9 @@ class ChangeMapWriter:
     """Writes rows of the change map, then (on success) the COG at ``path`` (a context manager).
 
     The rows go to a hidden scratch GeoTIFF beside ``path``, removed in every case.
+    ``alongside``: functions called with the finished scratch map (same values as the COG) in
+    a background thread while the COG is written, e.g. the quick-look (the COG's compression
+    and overviews release the GIL, so both proceed at once); their errors fail the write.
     """
 
     def __init__(
@@ -106,8 +111,10 @@ class ChangeMapWriter:
         transform: Affine | None,
         probabilities: bool,
         tags: dict[str, str] | None = None,
+        alongside: Sequence[Callable[[Path], object]] = (),
     ) -> None:
         self.path = Path(path)
+        self.alongside = list(alongside)
         self.profile = output_profile(height, width, crs, transform, probabilities)
         self.probabilities = probabilities
         self.tags = {"hicd_version": __version__, **(tags or {})}
@@ -150,13 +157,17 @@ class ChangeMapWriter:
                 self._dataset = None
             if success:
                 try:
-                    with rasterio.Env(GDAL_CACHEMAX=COG_CACHE_MB * 2**20):
-                        rasterio.shutil.copy(
-                            self._scratch,
-                            self.path,
-                            driver="COG",
-                            **cog_options(self.probabilities),
-                        )
+                    with ThreadPoolExecutor(1, thread_name_prefix="hicd-alongside") as pool:
+                        tasks = [pool.submit(task, self._scratch) for task in self.alongside]
+                        with rasterio.Env(GDAL_CACHEMAX=COG_CACHE_MB * 2**20):
+                            rasterio.shutil.copy(
+                                self._scratch,
+                                self.path,
+                                driver="COG",
+                                **cog_options(self.probabilities),
+                            )
+                        for task in tasks:
+                            task.result()
                 except BaseException:
                     self.path.unlink(missing_ok=True)
                     raise

@@ -8,6 +8,7 @@ interrupted run leaves no partial output.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -229,10 +230,23 @@ def predict_scene(
         valid_pixels = changed_pixels = 0
         tiles = count_tiles(region.height, region.width, tile, overlap)
         bar = tqdm(total=tiles, unit="tile", desc=out.name, disable=not options.progress)
+        alongside = []  # written from the finished map while the COG is compressed
+        if quicklook_path is not None:
+            quicklook = extra_tmp[quicklook_path]
+            alongside.append(
+                functools.partial(write_quicklook, pair.t1, path=quicklook, threshold=threshold)
+            )
         with (
             bar,
             ChangeMapWriter(
-                map_tmp, pair.height, pair.width, pair.crs, pair.transform, probabilities, tags
+                map_tmp,
+                pair.height,
+                pair.width,
+                pair.crs,
+                pair.transform,
+                probabilities,
+                tags,
+                alongside=alongside,
             ) as writer,
         ):
             for rows in stream_change_probability(
@@ -243,8 +257,6 @@ def predict_scene(
                 writer.write(region.row_off + rows.top, region.col_off + rows.left, encoded)
                 valid_pixels += encoded.size if rows.valid is None else int(rows.valid.sum())
                 changed_pixels += int(decode_changes(encoded, threshold).sum())
-        if quicklook_path is not None:
-            write_quicklook(pair.t1, map_tmp, extra_tmp[quicklook_path], threshold)
         polygons = None
         if vector_path is not None:
             polygons = write_change_polygons(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import functools
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,6 +119,7 @@ def stream_change_probability(
     device: str | torch.device | None = None,
     on_tiles: Callable[[int], None] | None = None,
     max_width: int = MAX_WIDTH,
+    prefetch: bool = True,
 ) -> Iterator[Rows]:
     """Change probability of a ``height``×``width`` scene, yielded as blocks of finished pixels.
 
@@ -129,6 +131,7 @@ def stream_change_probability(
         device: where the model runs (default: the model's device).
         on_tiles: called with the number of windows after each forward pass (progress).
         max_width: widest strip of the scene processed at once.
+        prefetch: read the next windows in a background thread while the network runs.
 
     Yields:
         ``Rows`` that together cover the scene once: strip by strip (left to right), top to
@@ -141,7 +144,9 @@ def stream_change_probability(
     device = model_device(model) if device is None else resolve_device(device)
     window = min(tile, height), min(tile, width)
     for strip in column_strips(lefts, window[1], width, max_width):
-        yield from _stream_strip(model, read, tops, strip, window, batch_size, device, on_tiles)
+        yield from _stream_strip(
+            model, read, tops, strip, window, batch_size, device, on_tiles, prefetch
+        )
 
 
 def _stream_strip(
@@ -153,6 +158,7 @@ def _stream_strip(
     batch_size: int,
     device: torch.device,
     on_tiles: Callable[[int], None] | None,
+    prefetch: bool,
 ) -> Iterator[Rows]:
     tile_h, tile_w = window
     origin = strip.lefts[0]
@@ -162,11 +168,13 @@ def _stream_strip(
     accumulator = BlendAccumulator((tile_h, span), window, torch.device("cpu"))
     valid = np.ones((tile_h, span), bool)
     any_mask = False
+    batches = [strip.lefts[i : i + batch_size] for i in range(0, len(strip.lefts), batch_size)]
+    jobs = [(top, chosen) for top in tops for chosen in batches]
+    reads = _prefetched(read, jobs, tile_h, tile_w, prefetch)
     for band, top in enumerate(tops):
-        for start in range(0, len(strip.lefts), batch_size):
-            chosen = strip.lefts[start : start + batch_size]
+        for chosen in batches:
             left, right = chosen[0], chosen[-1] + tile_w
-            t1, t2, mask = _read_batch(read, chosen, top, tile_h, tile_w)
+            t1, t2, mask = next(reads)
             if mask is not None:
                 valid[:, left - origin : right - origin] = mask
                 any_mask = True
@@ -184,6 +192,25 @@ def _stream_strip(
         accumulator.shift_up(done)
         _shift_up(done, valid)
         release_free_memory()
+
+
+def _prefetched(
+    read: Reader, jobs: list[tuple[int, list[int]]], tile_h: int, tile_w: int, prefetch: bool
+) -> Iterator[tuple[Tensor, Tensor, np.ndarray | None]]:
+    """The batches of ``jobs`` (top, lefts) in order; with ``prefetch``, each is read in a
+    background thread while the caller computes the one before (reading, decoding and warping
+    release the GIL), so the network never waits for the disk."""
+    if not prefetch:
+        yield from (_read_batch(read, lefts, top, tile_h, tile_w) for top, lefts in jobs)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hicd-read") as pool:
+        pending = None
+        for index, (top, lefts) in enumerate(jobs):
+            current = pending or pool.submit(_read_batch, read, lefts, top, tile_h, tile_w)
+            if index + 1 < len(jobs):
+                following_top, following = jobs[index + 1]
+                pending = pool.submit(_read_batch, read, following, following_top, tile_h, tile_w)
+            yield current.result()
 
 
 def _read_batch(

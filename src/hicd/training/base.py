@@ -35,7 +35,7 @@ class ChangeModule(LightningModule):
     The predictive network is ``self.model`` (its weights are saved under ``model.``).
     Validation and test run it on whole images by the tiling engine of ``hicd evaluate`` and
     ``hicd predict`` (:func:`hicd.inference.tiled.predict_change_probability`: ``eval_tile``
-    windows overlapping by a quarter of the tile, blended probabilities, change where the
+    windows overlapping by ``eval_overlap`` (default: the rule of ``Tiling.resolve``), blended probabilities, change where the
     probability exceeds ``hicd.defaults.THRESHOLD``) and log the change-class metrics of the whole set (``val/f1``, ``val/iou``, ``val/precision``,
     ``val/recall``, ``val/oa``, ``val/kappa``; ``test/...``) from one confusion matrix,
     summed over all processes under DDP.
@@ -46,6 +46,7 @@ class ChangeModule(LightningModule):
             links it to ``data.crop_size``).
         eval_tile: window side for validation/test (the CLI links it to ``data.eval_tile``);
             None runs each whole image at once.
+        eval_overlap: overlap of those windows (None: ``hicd.defaults.overlap_for``).
         loss: the change-detection loss L_CD on labelled training pairs (``model.loss``,
             teacher and student alike; see :meth:`task_terms`).
     """
@@ -59,12 +60,14 @@ class ChangeModule(LightningModule):
         crop_size: int | None = None,
         eval_tile: int | None = None,
         loss: TaskLossConfig | None = None,
+        eval_overlap: int | None = None,
     ) -> None:
         super().__init__()
         self.optim = as_config(OptimConfig, optim, "model.optim")
         self.task_loss = as_config(TaskLossConfig, loss, "model.loss")
         self.crop_size = crop_size
         self.eval_tile = eval_tile
+        self.eval_overlap = eval_overlap
         # Accumulated over the whole set and summed over processes in compute().
         self.metrics = nn.ModuleDict({stage: ChangeMetrics() for stage in STAGES})
         self.losses = nn.ModuleDict({stage: MeanMetric() for stage in STAGES})
@@ -132,9 +135,9 @@ class ChangeModule(LightningModule):
     # -- evaluation -----------------------------------------------------------------------------
 
     def eval_tiling(self, height: int, width: int) -> Tiling:
-        """Windows of validation and test: ``eval_tile`` (None: the whole image), overlap by the
-        rule of ``Tiling.resolve``."""
-        return Tiling.resolve(self.eval_tile or max(height, width))
+        """Windows of validation and test: ``eval_tile`` (None: the whole image) overlapping by
+        ``eval_overlap`` (None: the rule of ``Tiling.resolve``)."""
+        return Tiling.resolve(self.eval_tile or max(height, width), self.eval_overlap)
 
     def forward(self, t1: Tensor, t2: Tensor) -> Tensor:
         """B×H×W change probability of whole images (blended ``eval_tiling`` windows)."""

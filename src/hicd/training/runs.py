@@ -93,6 +93,7 @@ def fit_student(
     init_from_teacher: bool = False,
     crop_size: int | None = None,
     eval_tile: int | None = None,
+    eval_overlap: int | None = None,
     val_every: int = 50,
     progress: bool = True,
     ema_decay: float | None = None,
@@ -108,6 +109,7 @@ def fit_student(
         optim=optim,
         crop_size=crop_size,
         eval_tile=eval_tile,
+        eval_overlap=eval_overlap,
     )
     return fit_best(student, data, steps, run, val_every, progress, ema_decay)
 

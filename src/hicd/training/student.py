@@ -60,6 +60,7 @@ class StudentModule(ChangeModule):
         loss: the change-detection loss L_CD on the degraded pairs.
         crop_size: training crop size (set by the CLI from ``data.crop_size``).
         eval_tile: validation/test window (set by the CLI from ``data.eval_tile``).
+        eval_overlap: overlap of those windows (None: the default rule).
         unlabelled_weight: factor of the unlabelled batches' loss (with ``data.unlabelled_root``).
     """
 
@@ -79,8 +80,9 @@ class StudentModule(ChangeModule):
         crop_size: int | None = None,
         eval_tile: int | None = None,
         unlabelled_weight: float = 1.0,
+        eval_overlap: int | None = None,
     ) -> None:
-        super().__init__(optim, crop_size, eval_tile, loss)
+        super().__init__(optim, crop_size, eval_tile, loss, eval_overlap)
         self._save_plain_hyperparameters()
         if degraded_date not in ("t1", "t2"):
             raise ConfigError(f"model.degraded_date: must be 't1' or 't2', got {degraded_date!r}")

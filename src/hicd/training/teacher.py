@@ -19,6 +19,7 @@ class TeacherModule(ChangeModule):
         loss: the change-detection loss (cross-entropy ignoring 255, optional Dice).
         crop_size: training crop size (set by the CLI from ``data.crop_size``).
         eval_tile: validation/test window (set by the CLI from ``data.eval_tile``).
+        eval_overlap: overlap of those windows (None: the default rule).
     """
 
     role = "teacher"
@@ -30,8 +31,9 @@ class TeacherModule(ChangeModule):
         loss: TaskLossConfig | None = None,
         crop_size: int | None = None,
         eval_tile: int | None = None,
+        eval_overlap: int | None = None,
     ) -> None:
-        super().__init__(optim, crop_size, eval_tile, loss)
+        super().__init__(optim, crop_size, eval_tile, loss, eval_overlap)
         self._save_plain_hyperparameters()
         self.network = as_config(NetworkConfig, network, "model.network")
         self.model = self.network.build()
