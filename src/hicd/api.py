@@ -30,7 +30,7 @@ from hicd.data.pairing import PairFiles, pair_folders
 from hicd.defaults import LAYOUT
 from hicd.errors import ConfigError, DataError, HicdError
 from hicd.inference.device import resolve_device
-from hicd.inference.engine import DEFAULT_ENGINE, build_engine, check_engine
+from hicd.inference.engine import DEFAULT_ENGINE, OnnxNetwork, build_engine, check_engine
 from hicd.inference.scene import (
     PredictionResult,
     PredictOptions,
@@ -165,9 +165,10 @@ def plan_pairs(
     for pair in pairs:
         out = out_dir / f"{pair.name}.tif"
         vector = Path(vector_dir) / f"{pair.name}.geojson" if vector_dir else None
-        extra = [p for p in (resolve_quicklook(out, options.quicklook), vector) if p]
+        quicklook = resolve_quicklook(out, options.quicklook)
+        extra = [p for p in (quicklook, vector) if p]
         # with resume, existing outputs are judged below; the paths are checked all the same
-        check_output_paths(pair.t1, pair.t2, out, extra, options.overwrite or resume)
+        check_output_paths(pair.t1, pair.t2, out, quicklook, vector, options.overwrite or resume)
         if resume and _outputs_complete([out, *extra], options.overwrite):
             skipped.append(pair.name)
             continue
@@ -199,11 +200,17 @@ class ChangeDetector:
     """
 
     def __init__(
-        self, model: nn.Module, info: CheckpointInfo, device: str | torch.device = "auto"
+        self,
+        model: nn.Module,
+        info: CheckpointInfo,
+        device: str | torch.device = "auto",
+        sources: Sequence[str | Path] = (),
     ) -> None:
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.info = info
+        self.sources = tuple(Path(path) for path in sources)
+        """Files the detector was loaded from (checkpoint, cached graph): no output may be one."""
 
     @classmethod
     def from_checkpoint(
@@ -217,7 +224,9 @@ class ChangeDetector:
         resolved = resolve_device(device)
         check_engine(engine)
         model, info = load_model(path, "cpu")
-        return cls(build_engine(path, model, info, engine, resolved), info, resolved)
+        network = build_engine(path, model, info, engine, resolved)
+        sources = [path, *([network.path] if isinstance(network, OnnxNetwork) else [])]
+        return cls(network, info, resolved, sources)
 
     @property
     def bands(self) -> int:
@@ -319,7 +328,7 @@ class ChangeDetector:
                 them with their defaults).
         """
         options = PredictOptions.build(options, **keywords)
-        return predict_scene(self.model, self.info, t1, t2, out, options)
+        return predict_scene(self.model, self.info, t1, t2, out, options, self.sources)
 
     def predict_folders(
         self,

@@ -7,7 +7,7 @@ import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -41,9 +41,67 @@ def apply_umask(path: Path, folder: bool = False) -> None:
     os.chmod(path, (0o777 if folder else 0o666) & ~current_umask())
 
 
+def same_file(first: str | Path, second: str | Path) -> bool:
+    """Whether two paths name one file: the same resolved path, or the same inode (hard links,
+    bind mounts)."""
+    first, second = Path(first), Path(second)
+    if first.resolve() == second.resolve():
+        return True
+    try:
+        return os.path.samefile(first, second)
+    except OSError:  # one of them does not exist
+        return False
+
+
+def refuse_input_clobbering(
+    outputs: Sequence[tuple[str, str | Path]], inputs: Sequence[str | Path]
+) -> None:
+    """The output-path policy's first rule: no output may be the same file as an input.
+
+    ``outputs``: (option, path) pairs, e.g. ``("--vector", "x.geojson")``; ``inputs``: every
+    file the command reads (images, label, checkpoint, config, cached graph). Outputs must also
+    differ from each other. ConfigError naming the option and both files otherwise.
+    """
+    for option, path in outputs:
+        for source in inputs:
+            if same_file(path, source):
+                raise ConfigError(
+                    f"{option} {path}: is the input {source}; an output never replaces an "
+                    "input, give another path"
+                )
+    for index, (option, path) in enumerate(outputs):
+        for other_option, other in outputs[index + 1 :]:
+            if same_file(path, other):
+                raise ConfigError(f"{option} and {other_option}: both write {path}; give two paths")
+
+
+def check_suffix(path: str | Path, option: str, suffixes: Sequence[str], what: str) -> None:
+    """The output-path policy's second rule: an output's format follows its extension, so an
+    extension outside ``suffixes`` (lower case, with the dot) is refused with the allowed list."""
+    if Path(path).suffix.lower() not in suffixes:
+        raise ConfigError(
+            f"{option} {path}: {what} must end in {' or '.join(suffixes)} (the format follows "
+            "the extension)"
+        )
+
+
+def check_parent(path: str | Path, option: str) -> None:
+    """ConfigError when the output ``path`` cannot be created: its nearest existing ancestor is
+    a file, or a folder this process cannot write in."""
+    parent = Path(path).absolute().parent
+    for folder in (parent, *parent.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise ConfigError(f"{option} {path}: {folder} is a file, not a folder")
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise ConfigError(f"{option} {path}: cannot write in {folder}")
+            return
+
+
 def refuse_existing(path: str | Path, overwrite: bool, what: str = "--out") -> None:
     """ConfigError when the file ``path`` exists and ``overwrite`` is not given, or is a folder."""
     path = Path(path)
+    check_parent(path, what)
     if path.is_dir():
         raise ConfigError(f"{path}: {what} is a folder; give a file path")
     if not overwrite and (path.exists() or path.is_symlink()):
@@ -64,6 +122,7 @@ def refuse_non_empty(
     (``hint`` ends the message)."""
     path = Path(path)
     require_folder(path, option)
+    check_parent(path, option)
     if not overwrite and path.is_dir() and any(path.iterdir()):
         raise ConfigError(
             f"{option} {path}: folder is not empty; give --overwrite to replace it{hint}"

@@ -89,10 +89,17 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def describe_os_error(error: OSError) -> str:
+    """``FILE: reason`` of an operating-system error (the reason alone where it names none)."""
+    reason = error.strerror or str(error)
+    return f"{error.filename}: {reason}" if error.filename else reason
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hicd`` console script.
 
-    Exit codes: 0 success, 2 an error hicd reports (``hicd: error: ...``), 130 interrupted by
+    Exit codes: 0 success, 2 an error hicd reports (``hicd: error: ...``, also a file the
+    system cannot read or write: a full disk, a missing or read-only folder), 130 interrupted by
     SIGINT (Ctrl-C), 143 by SIGTERM.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -107,6 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(args.handler(args) or 0)
     except HicdError as error:
         print(f"hicd: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a full disk, an unwritable folder, ...: the file and the reason
+        print(f"hicd: error: {describe_os_error(error)}", file=sys.stderr)
         return 2
     except Terminated:
         print("hicd: interrupted (SIGTERM)", file=sys.stderr)

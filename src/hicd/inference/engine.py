@@ -2,7 +2,8 @@
 
 ``engine="onnx"`` exports the network once (dynamic batch, height and width, the graph of
 :func:`hicd.inference.export.write_onnx`) into a cache folder keyed by the checkpoint file's
-SHA-256, the hicd and torch versions and the opset, so a cached graph is never stale, and runs it
+SHA-256, a hash of the export code, the graph's options and the hicd and torch versions, so a
+cached graph is never stale (one ONNX Runtime cannot load is exported again), and runs it
 in an ``onnxruntime.InferenceSession`` wrapped as an :class:`OnnxNetwork`. It is a parameterless
 ``nn.Module`` whose ``forward(t1, t2)`` returns the logits, so the one tiling engine
 (``blend_tiles``, streaming, validation, ``hicd evaluate``) uses it as it uses the network.
@@ -18,6 +19,7 @@ reading, warping and blending.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import sys
@@ -31,7 +33,9 @@ from hicd._version import __version__
 from hicd.atomic import atomic_path
 from hicd.defaults import ENGINE
 from hicd.errors import ConfigError
+from hicd.inference import export as inference_export
 from hicd.inference.export import write_onnx
+from hicd.models import export as model_export
 from hicd.models.checkpoint import CheckpointInfo
 from hicd.models.export import INPUT_NAMES, OUTPUT_NAME
 
@@ -62,9 +66,23 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+@functools.cache
+def export_code_hash() -> str:
+    """SHA-256 of the code that writes the graph (hicd's two export modules), so a changed
+    exporter never reuses a graph cached by the previous one, whatever the version string."""
+    digest = hashlib.sha256()
+    for module in (model_export, inference_export):
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()
+
+
 def cache_key(checkpoint: str | Path, opset: int = OPSET) -> str:
-    """Name of the cached graph of ``checkpoint``: changes with its content and the exporter."""
-    parts = (file_sha256(checkpoint), __version__, torch.__version__, str(opset))
+    """Name of the cached graph of ``checkpoint``: changes with its content, the export code,
+    the graph's options (opset, exporter) and the hicd and torch versions."""
+    parts = (
+        file_sha256(checkpoint), export_code_hash(), __version__, torch.__version__,
+        f"opset={opset}", "exporter=torchscript",
+    )  # fmt: skip
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
 
@@ -80,6 +98,23 @@ def cached_onnx(
         with atomic_path(path) as tmp:
             write_onnx(model, info, tmp, opset)
     return path
+
+
+def cached_session(
+    checkpoint: str | Path, model: nn.Module, info: CheckpointInfo, device: torch.device
+) -> OnnxNetwork:
+    """An :class:`OnnxNetwork` of the cached graph; a cached graph ONNX Runtime cannot load
+    (truncated, corrupted) is exported again, once."""
+    path = cached_onnx(checkpoint, model, info)
+    small = None
+    if getattr(model, "pad_mode", None) == "reflect":
+        small = (int(model.output_stride), model.input_mean.detach().to("cpu", torch.float32))
+    try:
+        return OnnxNetwork(path, device, small=small)
+    except Exception as error:
+        warn(f"{path}: cached ONNX graph is unreadable, exporting it again ({_first_line(error)})")
+        path.unlink(missing_ok=True)
+        return OnnxNetwork(cached_onnx(checkpoint, model, info), device, small=small)
 
 
 def onnx_serves(device: torch.device) -> bool:
@@ -108,16 +143,23 @@ def onnx_providers(device: torch.device) -> list[str]:
 class OnnxNetwork(nn.Module):
     """An exported network run by ONNX Runtime: ``forward(t1, t2)`` -> B×2×H×W logits.
 
-    Inputs are float32 B×C×H×W in [0, 1] (H, W ≥ the network's output stride); the logits come
-    back on the device of ``t1``. Threads follow ``torch.get_num_threads()`` unless given.
+    Inputs are float32 B×C×H×W in [0, 1]; the logits come back on the device of ``t1``. The
+    graph pads by reflection, which needs H, W ≥ the output stride: with ``small`` (the stride
+    and the B×C×1×1 band means) smaller images are padded first as PyTorch pads them, so both
+    engines accept the same inputs. Threads follow ``torch.get_num_threads()`` unless given.
     ``execution_device`` is the device the session computes on (the module has no parameters
     to tell it), so defaults such as the batch size follow it.
     """
 
     def __init__(
-        self, path: str | Path, device: torch.device | None = None, threads: int | None = None
+        self,
+        path: str | Path,
+        device: torch.device | None = None,
+        threads: int | None = None,
+        small: tuple[int, Tensor] | None = None,
     ) -> None:
         super().__init__()
+        self.small = small
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
@@ -131,12 +173,28 @@ class OnnxNetwork(nn.Module):
         self.session = onnxruntime.InferenceSession(str(path), options, providers=providers)
 
     def forward(self, t1: Tensor, t2: Tensor) -> Tensor:
+        height, width = t1.shape[-2:]
+        if self.small is not None:
+            t1, t2 = (self._pad_small(image) for image in (t1, t2))
         feeds = {
             name: np.ascontiguousarray(image.detach().to("cpu", torch.float32).numpy())
             for name, image in zip(INPUT_NAMES, (t1, t2), strict=True)
         }
         (logits,) = self.session.run([OUTPUT_NAME], feeds)
-        return torch.from_numpy(logits).to(t1.device)
+        return torch.from_numpy(logits)[..., :height, :width].to(t1.device)
+
+    def _pad_small(self, image: Tensor) -> Tensor:
+        """An image too small for the graph's reflection padding, padded as PyTorch pads it:
+        with the band means (zero once normalised) to a multiple of the output stride."""
+        stride, mean = self.small
+        height, width = image.shape[-2:]
+        pad_h, pad_w = -height % stride, -width % stride
+        if pad_h < height and pad_w < width:
+            return image  # the graph's own reflection works
+        padded = mean.to(image.dtype).expand(*image.shape[:2], height + pad_h, width + pad_w)
+        padded = padded.clone()
+        padded[..., :height, :width] = image
+        return padded
 
 
 def check_engine(engine: str) -> str:
@@ -162,20 +220,24 @@ def build_engine(
     (moved there) or an :class:`OnnxNetwork` of it.
 
     ``"auto"``: ONNX Runtime where it can run on ``device`` (:func:`onnx_serves`), PyTorch
-    elsewhere. When the export or the ONNX Runtime session fails, ``model`` is returned after one
-    warning line saying why.
+    elsewhere; when the export or the ONNX Runtime session fails, ``model`` is returned after
+    one warning line saying why. ``"onnx"``: the same failure is a ConfigError (an explicit
+    request never falls back silently). A corrupt cached graph is exported again either way.
     """
     device = device or torch.device("cpu")
     if check_engine(engine) == "torch" or (engine == "auto" and not onnx_serves(device)):
         return model.to(device)
     onnx_providers(device)  # an explicit request ONNX Runtime cannot serve is an error
     try:
-        path = cached_onnx(checkpoint, model.to("cpu"), info)
-        network = OnnxNetwork(path, device)
+        return cached_session(checkpoint, model.to("cpu"), info, device)
     except Exception as error:
+        if engine == "onnx":
+            raise ConfigError(
+                f"--engine onnx: {checkpoint} cannot run under ONNX Runtime "
+                f"({_first_line(error)}); use --engine torch"
+            ) from error
         warn(f"{checkpoint}: ONNX export failed, running PyTorch instead ({_first_line(error)})")
         return model.to(device)
-    return network
 
 
 def _first_line(error: BaseException) -> str:

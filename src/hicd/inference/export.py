@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from hicd.atomic import atomic_path, refuse_existing
+from hicd.atomic import atomic_path, refuse_existing, refuse_input_clobbering
 from hicd.errors import ConfigError
 from hicd.models import ChangeDetectionModel, LogitsOnly, export_onnx
 from hicd.models.checkpoint import CheckpointInfo, load_model
@@ -61,6 +61,10 @@ WRITERS: dict[str, Callable[[ChangeDetectionModel, CheckpointInfo, Path, int], N
     "torchscript": write_torchscript,
 }
 
+OPSETS = range(11, 24)
+"""ONNX opsets the graph exports at: 11 is the first with dynamic padding sizes, 23 the last
+torch's TorchScript exporter writes (both ends tested)."""
+
 SUFFIXES: dict[str, tuple[str, ...]] = {"onnx": (".onnx",), "torchscript": (".pt", ".pth")}
 """The file name suffixes each format is written under."""
 
@@ -84,6 +88,12 @@ def export_checkpoint(
         raise ConfigError(
             f"--out {out}: a {format} file must end in {' or '.join(SUFFIXES[format])}"
         )
+    if format == "onnx" and opset not in OPSETS:
+        raise ConfigError(
+            f"--opset {opset}: the graph exports at opsets {OPSETS.start}–{OPSETS.stop - 1} "
+            "(default 18)"
+        )
+    refuse_input_clobbering([("--out", out)], [checkpoint])
     refuse_existing(out, overwrite)
     model, info = load_model(checkpoint, "cpu")
     with atomic_path(out) as tmp:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from rasterio.windows import Window
 from torch import nn
 from tqdm.auto import tqdm
 
-from hicd.atomic import atomic_paths, refuse_existing
+from hicd.atomic import atomic_paths, check_suffix, refuse_existing, refuse_input_clobbering
 from hicd.data.io import ValueScale
 from hicd.data.tiling import Tiling
 from hicd.defaults import BATCH_SIZES as DEFAULT_BATCH_SIZES
@@ -173,21 +174,33 @@ def resolve_quicklook(out: Path, quicklook: bool | str | Path | None) -> Path | 
     return Path(quicklook) if quicklook else None
 
 
+QUICKLOOK_SUFFIXES = (".png",)
+VECTOR_SUFFIXES = (".geojson", ".json")
+
+
 def check_output_paths(
-    t1: Path, t2: Path, out: Path, extra: list[Path], overwrite: bool = False
+    t1: Path,
+    t2: Path,
+    out: Path,
+    quicklook: Path | None,
+    vector: Path | None,
+    overwrite: bool = False,
+    protected: Sequence[Path] = (),
 ) -> None:
-    """Refuse a map path that is not a GeoTIFF, outputs that collide with the inputs or each
-    other, and existing outputs unless ``overwrite``."""
-    if out.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise ConfigError(f"{out}: the change map is a GeoTIFF, give a .tif or .tiff path")
-    inputs = {t1.resolve(), t2.resolve()}
-    for path in (out, *extra):
-        if path.resolve() in inputs:
-            raise ConfigError(f"{path}: output would overwrite an input image")
-    if len({p.resolve() for p in (out, *extra)}) != len(extra) + 1:
-        raise ConfigError(f"{out}: output, quick-look and vector paths must differ")
-    for path in (out, *extra):
-        refuse_existing(path, overwrite, "output")
+    """The output-path policy of ``hicd predict``: each output's extension names its format
+    (GeoTIFF map, PNG quick-look, GeoJSON polygons), no output is an input (the images and
+    ``protected``: the checkpoint and its cached graph) or another output, and existing
+    outputs need ``overwrite``."""
+    outputs = [("--out", out, OUTPUT_SUFFIXES, "the change map (GeoTIFF)")]
+    if quicklook is not None:
+        outputs.append(("--quicklook", quicklook, QUICKLOOK_SUFFIXES, "the quick-look"))
+    if vector is not None:
+        outputs.append(("--vector", vector, VECTOR_SUFFIXES, "the change polygons (GeoJSON)"))
+    refuse_input_clobbering([(name, path) for name, path, *_ in outputs], [t1, t2, *protected])
+    for name, path, suffixes, what in outputs:
+        check_suffix(path, name, suffixes, what)
+    for name, path, *_ in outputs:
+        refuse_existing(path, overwrite, name)
 
 
 def predict_scene(
@@ -197,8 +210,10 @@ def predict_scene(
     t2: str | Path,
     out: str | Path,
     options: PredictOptions,
+    protected: Sequence[Path] = (),
 ) -> PredictionResult:
-    """Write the change map of ``t1`` → ``t2`` to ``out`` (see ``ChangeDetector.predict_files``)."""
+    """Write the change map of ``t1`` → ``t2`` to ``out`` (see ``ChangeDetector.predict_files``;
+    ``protected``: other input files no output may replace, e.g. the checkpoint)."""
     started = time.perf_counter()
     t1, t2, out = Path(t1), Path(t2), Path(out)
     tiling = resolve_tiling(options.tile, options.overlap, info)
@@ -210,7 +225,7 @@ def predict_scene(
     quicklook_path = resolve_quicklook(out, options.quicklook)
     vector_path = Path(options.vector) if options.vector else None
     extra = [p for p in (quicklook_path, vector_path) if p is not None]
-    check_output_paths(t1, t2, out, extra, options.overwrite)
+    check_output_paths(t1, t2, out, quicklook_path, vector_path, options.overwrite, protected)
     with (
         rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20),
         open_pair(t1, t2, info.bands, options.bands, resampling, options.value_scale) as pair,

@@ -1,0 +1,196 @@
+"""Safety rules: no output replaces an input, unusable output paths and out-of-range options
+end in one ``hicd: error:`` line (exit 2), both engines accept the same images, and the ONNX
+cache repairs itself. Each case failed at commit 7a12ef4."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import hicd.inference.engine as engine_module
+from hicd.api import ChangeDetector
+from hicd.cli.main import main
+from hicd.errors import ConfigError
+from hicd.inference.engine import OnnxNetwork, cache_dir, cache_key
+
+from .test_predict_export import tiny_checkpoint
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    return tiny_checkpoint(tmp_path_factory)
+
+
+@pytest.fixture
+def pair(png_writer, tmp_path) -> tuple[Path, Path]:
+    rng = np.random.default_rng(0)
+    return tuple(
+        png_writer(tmp_path / f"{name}.png", rng.integers(0, 256, (40, 48, 3)))
+        for name in ("t1", "t2")
+    )
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def run(argv: list[str], capsys) -> tuple[int, str]:
+    code = main([str(part) for part in argv])
+    return code, capsys.readouterr().err
+
+
+def assert_one_error_line(err: str, *words: str) -> None:
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("hicd: error:"), err
+    assert "Traceback" not in err
+    for word in words:
+        assert word in last, (word, last)
+
+
+def predict(checkpoint: Path, pair, out: Path, *extra) -> list:
+    return ["predict", "--checkpoint", checkpoint, "--t1", pair[0], "--t2", pair[1],
+            "--out", out, "--quiet", *extra]  # fmt: skip
+
+
+# 1. data loss: outputs never replace an input; formats follow the extension
+
+
+def test_vector_onto_the_checkpoint_is_refused_even_with_overwrite(
+    checkpoint, pair, tmp_path, capsys
+):
+    before = digest(checkpoint)
+    argv = predict(checkpoint, pair, tmp_path / "x.tif", "--vector", checkpoint, "--overwrite")
+    code, err = run(argv, capsys)
+    assert code == 2 and digest(checkpoint) == before
+    assert_one_error_line(err, "--vector", "input")
+    assert not (tmp_path / "x.tif").exists()
+
+
+def test_a_hard_link_to_an_input_is_the_input(checkpoint, pair, tmp_path, capsys):
+    link = tmp_path / "link.geojson"
+    os.link(checkpoint, link)
+    before = digest(checkpoint)
+    code, err = run(predict(checkpoint, pair, tmp_path / "x.tif", "--vector", link), capsys)
+    assert code == 2 and digest(checkpoint) == before
+    assert_one_error_line(err, "--vector", "input")
+
+
+@pytest.mark.parametrize(("option", "name"), [
+    ("--quicklook", "q.jpg"), ("--vector", "v.shp"), ("--vector", "v.ckpt"),
+])  # fmt: skip
+def test_output_formats_follow_the_extension(checkpoint, pair, tmp_path, capsys, option, name):
+    code, err = run(predict(checkpoint, pair, tmp_path / "x.tif", option, tmp_path / name), capsys)
+    assert code == 2
+    assert_one_error_line(err, option, ".png" if option == "--quicklook" else ".geojson")
+
+
+def test_the_python_api_protects_its_checkpoint(checkpoint, pair, tmp_path):
+    detector = ChangeDetector.from_checkpoint(checkpoint, "cpu")
+    with pytest.raises(ConfigError, match="input"):
+        detector.predict_files(*pair, tmp_path / "x.tif", vector=checkpoint, overwrite=True)
+
+
+def test_export_never_replaces_its_checkpoint(tmp_path_factory, capsys):
+    checkpoint = tiny_checkpoint(tmp_path_factory)
+    renamed = checkpoint.with_suffix(".pt")
+    checkpoint.rename(renamed)
+    before = digest(renamed)
+    argv = ["export", "--checkpoint", renamed, "--out", renamed, "--format", "torchscript"]
+    code, err = run([*argv, "--overwrite"], capsys)
+    assert code == 2 and digest(renamed) == before
+    assert_one_error_line(err, "--out", "input")
+
+
+# 5. both engines accept tiny and thin images
+
+
+@pytest.mark.parametrize("shape", [(10, 10), (5, 70), (33, 7)])
+def test_tiny_and_thin_images_on_both_engines(checkpoint, shape):
+    rng = np.random.default_rng(1)
+    t1, t2 = (rng.integers(0, 256, (*shape, 3), dtype=np.uint8) for _ in range(2))
+    maps = []
+    for engine in ("torch", "onnx"):
+        detector = ChangeDetector.from_checkpoint(checkpoint, "cpu", engine=engine)
+        maps.append(detector.predict(t1, t2))
+    assert isinstance(
+        ChangeDetector.from_checkpoint(checkpoint, "cpu", engine="onnx").model, OnnxNetwork
+    )
+    assert maps[0].shape == shape
+    np.testing.assert_allclose(maps[1], maps[0], atol=1e-4, rtol=0)
+
+
+# 6. an unusable --out parent
+
+
+def test_out_under_a_file_is_one_error_line(checkpoint, pair, tmp_path, capsys):
+    blocker = tmp_path / "afile"
+    blocker.write_text("not a folder")
+    outputs = {
+        "predict": predict(checkpoint, pair, blocker / "x.tif"),
+        "export": ["export", "--checkpoint", checkpoint, "--out", blocker / "m.onnx"],
+    }
+    for name, argv in outputs.items():
+        code, err = run(argv, capsys)
+        assert code == 2, name
+        assert_one_error_line(err, str(blocker))
+    assert blocker.read_text() == "not a folder"
+
+
+def test_a_system_error_while_writing_is_one_error_line(checkpoint, pair, monkeypatch, capsys):
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device", "/data/out/x.tif")
+
+    monkeypatch.setattr("hicd.inference.scene.predict_scene", full_disk)
+    monkeypatch.setattr("hicd.api.predict_scene", full_disk)
+    code, err = run(predict(checkpoint, pair, Path("/tmp/hicd-never-written.tif")), capsys)
+    assert code == 2
+    assert_one_error_line(err, "/data/out/x.tif", "No space left")
+
+
+# 7. --opset out of range
+
+
+@pytest.mark.parametrize("opset", [0, 7, 10, 24, 99])
+def test_export_opset_out_of_range_is_one_line(checkpoint, tmp_path, capsys, opset):
+    argv = ["export", "--checkpoint", checkpoint, "--out", tmp_path / "m.onnx", "--opset", opset]
+    code, err = run(argv, capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert_one_error_line(err, "--opset", "11–23")
+    assert not (tmp_path / "m.onnx").exists()
+
+
+# 8. the ONNX cache
+
+
+def test_a_corrupt_cached_graph_is_exported_again(checkpoint, capsys):
+    ChangeDetector.from_checkpoint(checkpoint, "cpu", engine="onnx")
+    cached = cache_dir() / f"{cache_key(checkpoint)}.onnx"
+    cached.write_bytes(cached.read_bytes()[:1000])  # truncated
+    detector = ChangeDetector.from_checkpoint(checkpoint, "cpu", engine="onnx")
+    assert isinstance(detector.model, OnnxNetwork)
+    assert "exporting it again" in capsys.readouterr().err
+    assert cached.stat().st_size > 1000
+    assert isinstance(ChangeDetector.from_checkpoint(checkpoint, "cpu").model, OnnxNetwork)
+
+
+def test_an_explicit_onnx_engine_never_falls_back(checkpoint, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("exporter broke")
+
+    monkeypatch.setattr(engine_module, "cached_session", broken)
+    with pytest.raises(ConfigError, match="--engine onnx"):
+        ChangeDetector.from_checkpoint(checkpoint, "cpu", engine="onnx")
+    detector = ChangeDetector.from_checkpoint(checkpoint, "cpu", engine="auto")  # warns
+    assert not isinstance(detector.model, OnnxNetwork)
+
+
+def test_the_cache_key_follows_the_export_code(checkpoint, monkeypatch):
+    key = cache_key(checkpoint)
+    engine_module.export_code_hash.cache_clear()
+    monkeypatch.setattr(engine_module, "export_code_hash", lambda: "changed exporter")
+    assert cache_key(checkpoint) != key
+    assert cache_key(checkpoint, opset=17) != cache_key(checkpoint)
