@@ -24,7 +24,13 @@ import torch
 from torch import Tensor, nn
 
 from hicd.atomic import require_folder
-from hicd.data.io import ValueScale, date_scales, image_to_tensor, tensor_scale
+from hicd.data.io import (
+    ValueScale,
+    check_shared_scale,
+    date_scales,
+    image_to_tensor,
+    tensor_scale,
+)
 from hicd.data.layouts import layout_pairs
 from hicd.data.pairing import PairFiles, pair_folders
 from hicd.defaults import LAYOUT
@@ -266,6 +272,7 @@ class ChangeDetector:
             raise DataError("t1 and t2 must both be numpy arrays or both be tensors")
         numpy_in = isinstance(t1, np.ndarray)
         scales = date_scales(value_scale, "value_scale")
+        check_shared_scale(value_scale, (_dtype(t1), _dtype(t2)), "value_scale")
         a = self._as_tensor(t1, "t1", scales[0])
         b = self._as_tensor(t2, "t2", scales[1])
         if a.shape != b.shape:
@@ -367,6 +374,13 @@ class ChangeDetector:
             if on_result is not None:
                 on_result(result)
         return results
+
+
+def _dtype(image: ArrayOrTensor) -> np.dtype:
+    """The pixel type of an array or tensor, as a numpy dtype."""
+    if isinstance(image, torch.Tensor):
+        return np.dtype(str(image.dtype).removeprefix("torch."))
+    return np.asarray(image).dtype
 
 
 class DistributedError(HicdError):

@@ -32,7 +32,7 @@ def test_every_default_is_in_help(command: str) -> None:
 @pytest.mark.parametrize(
     ("command", "option", "default"),
     [
-        ("evaluate", "--batch-size", "8 on a GPU, 4 on the CPU"),
+        ("evaluate", "--batch-size", "8 on a GPU, 1 on the CPU"),
         ("export", "--opset", "18"),
         ("demo", "--seed", "0"),
     ],

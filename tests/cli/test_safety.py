@@ -14,7 +14,8 @@ import pytest
 import hicd.inference.engine as engine_module
 from hicd.api import ChangeDetector
 from hicd.cli.main import main
-from hicd.errors import ConfigError
+from hicd.data.io import pixel_scale
+from hicd.errors import ConfigError, DataError
 from hicd.inference.engine import OnnxNetwork, cache_dir, cache_key
 
 from .test_predict_export import tiny_checkpoint
@@ -194,3 +195,68 @@ def test_the_cache_key_follows_the_export_code(checkpoint, monkeypatch):
     monkeypatch.setattr(engine_module, "export_code_hash", lambda: "changed exporter")
     assert cache_key(checkpoint) != key
     assert cache_key(checkpoint, opset=17) != cache_key(checkpoint)
+
+
+# 2-3. the value scale: saturated pixels do not decide it, mixed pairs need one scale per date
+
+
+def write_tif(path: Path, array: np.ndarray) -> Path:
+    """An H×W×C array as a plain (not georeferenced) TIFF."""
+    import warnings
+
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
+
+    height, width, bands = array.shape
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(
+            path, "w", driver="GTiff", height=height, width=width, count=bands,
+            dtype=array.dtype.name,
+        ) as dataset:  # fmt: skip
+            dataset.write(array.transpose(2, 0, 1))
+    return path
+
+
+def reflectance(shape=(64, 64), saturated: int = 4) -> np.ndarray:
+    """uint16 reflectance ×10000 (values up to 10000) with a few saturated 65535 pixels."""
+    image = np.random.default_rng(2).integers(0, 2600, (*shape, 3), dtype=np.uint16)
+    image.reshape(-1)[:saturated] = 65535
+    return image
+
+
+def test_saturated_pixels_do_not_make_reflectance_full_range(checkpoint):
+    detector = ChangeDetector.from_checkpoint(checkpoint, "cpu", engine="torch")
+    image = reflectance()
+    with pytest.raises(DataError, match=r"4 pixels at 65535 \(saturated or fill"):
+        detector.predict(image, image)
+    assert detector.predict(image, image, value_scale=10000).shape == (64, 64)
+
+
+def test_saturated_geotiff_is_refused_by_predict(checkpoint, tmp_path, capsys):
+    paths = [write_tif(tmp_path / f"{d}.tif", reflectance()) for d in ("t1", "t2")]
+    argv = ["predict", "--checkpoint", checkpoint, "--t1", paths[0], "--t2", paths[1],
+            "--out", tmp_path / "x.tif", "--quiet"]  # fmt: skip
+    code, err = run(argv, capsys)
+    assert code == 2
+    assert_one_error_line(err, "saturated", "--value-scale")
+    assert main([str(a) for a in argv] + ["--value-scale", "10000"]) == 0
+
+
+def test_full_range_uint16_keeps_its_maximum():
+    full = np.random.default_rng(3).integers(0, 65536, (32, 32, 3), dtype=np.uint16)
+    assert pixel_scale(full, "full.tif") == 65535.0
+
+
+def test_one_scale_for_a_mixed_pair_is_refused_with_the_per_date_form(checkpoint, tmp_path, capsys):
+    t1 = write_tif(tmp_path / "t1.tif", reflectance(saturated=0))
+    t2 = write_tif(tmp_path / "t2.tif", np.full((64, 64, 3), 90, np.uint8))
+    argv = ["predict", "--checkpoint", checkpoint, "--t1", t1, "--t2", t2,
+            "--out", tmp_path / "x.tif", "--quiet"]  # fmt: skip
+    code, err = run([*argv, "--value-scale", "10000"], capsys)
+    assert code == 2
+    assert_one_error_line(err, "uint16", "uint8", "--value-scale 10000,255")
+    assert main([str(a) for a in argv] + ["--value-scale", "10000,255"]) == 0
+    detector = ChangeDetector.from_checkpoint(checkpoint, "cpu", engine="torch")
+    with pytest.raises(ConfigError, match=r"value_scale=\(10000,255\)"):
+        detector.predict(reflectance(saturated=0), np.zeros((64, 64, 3), np.uint8), value_scale=1e4)

@@ -101,11 +101,11 @@ def test_large_rasters_are_sampled_then_read_whole_when_in_doubt(geotiff, tmp_pa
     monkeypatch.setattr(raster, "EXACT_RANGE_PIXELS", 0)
     monkeypatch.setattr(raster, "_SAMPLE_BLOCKS", 2)
     array = np.zeros((3, 32, 32), np.uint16)  # one block per row: the sample is rows 0 and 16
-    array[:, 5, 5] = 50000  # outside the sample, found by the whole read
+    array[:, 5, 5:10] = 50000  # outside the sample (0.5 % of pixels), found by the whole read
     t1 = geotiff(tmp_path / "t1.tif", array)
     with open_pair(t1, t1, 3) as pair:
         assert pair.t1.scale == 65535.0
-    array[:, 5, 5] = 0
+    array[:, 5, 5:10] = 0
     array[:, 16, 0] = 9000  # in the sample and low: still read whole, then refused
     t2 = geotiff(tmp_path / "t2.tif", array)
     with pytest.raises(DataError, match="reach only 9000"), open_pair(t2, t2, 3):

@@ -10,16 +10,18 @@ that maps to 1.0. One rule holds in ``hicd predict``, ``hicd evaluate``, trainin
 the Python API (``value_scale`` argument, ``--value-scale`` option):
 
 - uint8: scale 255, always.
-- Other integer types without a scale: the type's maximum (65535 for uint16), provided the data
-  reach above half of it. Data whose maximum is at most half the type's maximum (uint16
-  reflectance ×10000, 12-bit 0–4095) or that hold negative values are refused: say what 1.0 is
-  with a scale.
+- Other integer types without a scale: the type's maximum (65535 for uint16), provided at least
+  0.1 % of the valid pixels lie above half of it, not counting pixels at the maximum itself
+  (saturated or fill values: a few of them must not make reflectance ×10000 look like full-range
+  data). Data below that (uint16 reflectance ×10000, 12-bit 0–4095) or with negative values are
+  refused, with the pixels counted in the message: say what 1.0 is with a scale.
 - Floats without a scale must lie in [0, 1].
 - With a scale, values are divided by it and clipped to [0, 1], with no range check.
 - NaN or infinite values are refused (except in nodata pixels of a raster), with or without a
   scale.
 - A scale is a positive number: one for both dates, or one per date (t1, t2); each date without
-  a scale follows the rule on its own (a uint16/uint8 pair is never given one shared scale).
+  a scale follows the rule on its own. Dates of different pixel types need one scale each: a
+  single scale for a uint16/uint8 pair is refused (``--value-scale 10000,255``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -142,24 +145,101 @@ def date_scales(
     return scale, scale
 
 
+FULL_RANGE_SHARE = 0.001
+"""Share of valid pixels above half the type's maximum (saturated ones not counted) from which
+integer data are taken to span the type's range."""
+
+
+@dataclass(frozen=True)
+class IntegerStats:
+    """What the value-scale rule needs of integer pixels: their extremes, how many lie above
+    half the type's maximum (``above``, not counting ``saturated``: those at the maximum), and
+    the largest value below the maximum."""
+
+    low: float
+    high: float
+    below_top: float
+    above: int
+    saturated: int
+    count: int
+
+    @classmethod
+    def of(cls, values: np.ndarray, top: int) -> IntegerStats:
+        """The statistics of ``values`` (any shape) for a type whose maximum is ``top``."""
+        values = np.asarray(values).ravel()
+        if not values.size:
+            return cls(0.0, 0.0, 0.0, 0, 0, 0)
+        saturated = int(np.count_nonzero(values == top))
+        below = values[values < top] if saturated else values
+        return cls(
+            low=float(values.min()),
+            high=float(values.max()),
+            below_top=float(below.max()) if below.size else 0.0,
+            above=int(np.count_nonzero(below > top / 2)),
+            saturated=saturated,
+            count=int(values.size),
+        )
+
+    def __add__(self, other: IntegerStats) -> IntegerStats:
+        if not self.count or not other.count:
+            return other if not self.count else self
+        return IntegerStats(
+            min(self.low, other.low), max(self.high, other.high),
+            max(self.below_top, other.below_top), self.above + other.above,
+            self.saturated + other.saturated, self.count + other.count,
+        )  # fmt: skip
+
+    def spans_range(self) -> bool:
+        """Whether the data fill the type's range (the rule's test; negative values never)."""
+        return self.low >= 0 and self.above > 0 and self.above >= FULL_RANGE_SHARE * self.count
+
+
+def check_shared_scale(
+    value_scale: ValueScale | list[float],
+    dtypes: tuple[np.dtype, np.dtype],
+    option: str = "--value-scale",
+) -> None:
+    """Refuse one scale for two dates of different pixel types (uint16 and uint8 cannot share
+    what 1.0 is); the message shows the per-date form."""
+    if value_scale is None or isinstance(value_scale, (tuple, list)):
+        return
+    first, second = (np.dtype(dtype) for dtype in dtypes)
+    if first == second:
+        return
+    value = f"{check_scale(value_scale, option):g}"
+    example = ",".join("255" if d == np.uint8 else value for d in (first, second))
+    form = f"{option} {example}" if option.startswith("-") else f"{option}=({example})"
+    raise ConfigError(
+        f"{option} {value}: t1 is {first} and t2 is {second}, so one scale cannot fit both; "
+        f"give one per date (t1,t2), e.g. {form}"
+    )
+
+
 def integer_scale(
-    dtype: np.dtype, low: float, high: float, where: str | Path, option: str = "--value-scale"
+    dtype: np.dtype, stats: IntegerStats, where: str | Path, option: str = "--value-scale"
 ) -> float:
-    """The default scale of integer data with values in [low, high]: the type's maximum, if the
-    data reach above half of it and hold no negative values (else DataError naming ``where``)."""
+    """The default scale of integer data: the type's maximum if ``stats.spans_range()``, else
+    a DataError naming ``where``, what the pixels hold and the option to give."""
     dtype = np.dtype(dtype)
     top = np.iinfo(dtype).max
     example = f"{option} 10000" if option.startswith("-") else f"{option}=10000"
-    if low < 0:
+    if stats.low < 0:
         raise DataError(
-            f"{where}: {dtype} values go down to {low:g}, below 0; say what 1.0 is with {option} "
-            f"(e.g. {example}), values below 0 then count as 0"
+            f"{where}: {dtype} values go down to {stats.low:g}, below 0; say what 1.0 is with "
+            f"{option} (e.g. {example}), values below 0 then count as 0"
         )
-    if high <= top / 2:
+    if not stats.spans_range():
+        share = stats.above / max(stats.count, 1)
+        saturated = (
+            f", and {stats.saturated:,} pixels at {top} (saturated or fill, not counted)"
+            if stats.saturated
+            else ""
+        )
         raise DataError(
-            f"{where}: {dtype} values reach only {high:g}, far below the type's maximum {top}; "
-            f"say what 1.0 is with {option} (e.g. {example} for reflectance ×10000, "
-            "4095 for 12-bit)"
+            f"{where}: {dtype} values reach only {stats.below_top:g} (type maximum {top}; "
+            f"{share:.2%} of pixels above half of it{saturated}), so what 1.0 is stays "
+            f"ambiguous; say it with {option} (e.g. {example} for reflectance ×10000, 4095 "
+            "for 12-bit; one per date for dates of different types, e.g. 10000,255)"
         )
     return float(top)
 
@@ -200,14 +280,14 @@ def check_float_values(
 
 def default_scale(
     dtype: np.dtype,
-    value_range: Callable[[], tuple[float, float]],
+    integer_stats: Callable[[], IntegerStats],
     where: str | Path,
     value_scale: float | None = None,
     option: str = "--value-scale",
 ) -> float:
     """The pixel value that maps to 1.0 for data of ``dtype`` (the module's rule):
     ``value_scale`` if given, 255 for uint8, 1.0 for floats, and for other integers the type's
-    maximum checked by ``integer_scale`` against ``value_range()`` (called only then)."""
+    maximum checked by ``integer_scale`` against ``integer_stats()`` (called only then)."""
     scale = check_scale(value_scale, option)
     if scale is not None:
         return scale
@@ -217,8 +297,7 @@ def default_scale(
     if dtype == np.bool_ or not np.issubdtype(dtype, np.number):
         raise DataError(f"{where}: unsupported pixel type {dtype}")
     if np.issubdtype(dtype, np.integer):
-        low, high = value_range()
-        return integer_scale(dtype, low, high, where, option)
+        return integer_scale(dtype, integer_stats(), where, option)
     if np.issubdtype(dtype, np.floating):
         return 1.0
     raise DataError(f"{where}: unsupported pixel type {dtype}")
@@ -232,12 +311,10 @@ def pixel_scale(
 ) -> float:
     """The pixel value that maps to 1.0 in ``array`` (``default_scale`` over its values)."""
 
-    def value_range() -> tuple[float, float]:
-        if array.size == 0:
-            return 0.0, float(np.iinfo(array.dtype).max)
-        return float(array.min()), float(array.max())
+    def stats() -> IntegerStats:
+        return IntegerStats.of(array, np.iinfo(array.dtype).max)
 
-    return default_scale(array.dtype, value_range, path, value_scale, option)
+    return default_scale(array.dtype, stats, path, value_scale, option)
 
 
 def image_to_tensor(
@@ -280,15 +357,14 @@ def tensor_scale(
         if image.numel():
             extremes = torch.stack([image.min(), image.max()]).float().cpu().numpy()
             check_float_values(extremes, name, value_scale is not None, option)
-        return default_scale(np.float32, lambda: (0.0, 1.0), name, value_scale, option)
-
-    def value_range() -> tuple[float, float]:
-        if not image.numel():
-            return 0.0, float(torch.iinfo(dtype).max)
-        return image.min().item(), image.max().item()
+        return default_scale(np.float32, lambda: IntegerStats.of([], 1), name, value_scale, option)
 
     numpy_type = np.dtype(str(dtype).removeprefix("torch."))
-    return default_scale(numpy_type, value_range, name, value_scale, option)
+
+    def stats() -> IntegerStats:
+        return IntegerStats.of(image.detach().cpu().numpy(), np.iinfo(numpy_type).max)
+
+    return default_scale(numpy_type, stats, name, value_scale, option)
 
 
 def read_label(

@@ -33,8 +33,10 @@ from rasterio.windows import Window
 
 from hicd.data.io import (
     FLOAT_TOLERANCE,
+    IntegerStats,
     ValueScale,
     check_float_values,
+    check_shared_scale,
     date_scales,
     default_scale,
 )
@@ -168,13 +170,10 @@ def _source(
             check_float_values(np.array([low, high]), path, scaled=False)
             source.check_range = False
 
-    def integer_range() -> tuple[float, float]:
-        top = np.iinfo(dtype).max
-        return value_range(
-            stats_from, indexes, path, settle=lambda low, high: low < 0 or high > top / 2
-        )
+    def stats() -> IntegerStats:
+        return integer_stats(stats_from, indexes, path, int(np.iinfo(dtype).max))
 
-    source.scale = default_scale(dtype, integer_range, path, value_scale)
+    source.scale = default_scale(dtype, stats, path, value_scale)
     return source
 
 
@@ -200,6 +199,38 @@ def value_range(
         if settle(low, high):
             return low, high
     return _range_over(dataset, indexes, path, windows)
+
+
+def integer_stats(
+    dataset: rasterio.io.DatasetReaderBase, indexes: list[int], path: Path, top: int
+) -> IntegerStats:
+    """The value-scale statistics (``hicd.data.io.IntegerStats``) of the valid pixels of
+    ``indexes``: of a sample of blocks when that already settles the rule (negative values, or
+    data spanning the type's range), else of the whole raster, block by block."""
+    windows = [window for _, window in dataset.block_windows(indexes[0])]
+    if dataset.width * dataset.height > EXACT_RANGE_PIXELS:
+        step = max(1, len(windows) // _SAMPLE_BLOCKS)
+        sample = _stats_over(dataset, indexes, path, windows[::step], top)
+        if sample.low < 0 or sample.spans_range():
+            return sample
+    return _stats_over(dataset, indexes, path, windows, top)
+
+
+def _stats_over(
+    dataset: rasterio.io.DatasetReaderBase,
+    indexes: list[int],
+    path: Path,
+    windows: Sequence[Window],
+    top: int,
+) -> IntegerStats:
+    total = IntegerStats.of(np.empty(0), top)
+    try:
+        for window in windows:
+            values = dataset.read(indexes, window=window, masked=True).compressed()
+            total = total + IntegerStats.of(values, top)
+    except RasterioError as error:
+        raise read_error(path, error) from error
+    return total
 
 
 def _range_over(
@@ -343,6 +374,10 @@ def open_pair(
             path: data_bands(dataset, path, band_indexes)
             for path, dataset in ((t1_path, first), (t2_path, second))
         }
+        check_shared_scale(
+            value_scale,
+            tuple(ds.dtypes[indexes[p][0] - 1] for p, ds in ((t1_path, first), (t2_path, second))),
+        )
         for path, chosen in indexes.items():
             if len(chosen) != bands:
                 raise DataError(

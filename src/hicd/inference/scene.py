@@ -199,8 +199,8 @@ def check_output_paths(
     refuse_input_clobbering([(name, path) for name, path, *_ in outputs], [t1, t2, *protected])
     for name, path, suffixes, what in outputs:
         check_suffix(path, name, suffixes, what)
-    for name, path, *_ in outputs:
-        refuse_existing(path, overwrite, name)
+    for _, path, *_ in outputs:
+        refuse_existing(path, overwrite, "output")
 
 
 def predict_scene(
