@@ -260,3 +260,52 @@ def test_one_scale_for_a_mixed_pair_is_refused_with_the_per_date_form(checkpoint
     detector = ChangeDetector.from_checkpoint(checkpoint, "cpu", engine="torch")
     with pytest.raises(ConfigError, match=r"value_scale=\(10000,255\)"):
         detector.predict(reflectance(saturated=0), np.zeros((64, 64, 3), np.uint8), value_scale=1e4)
+
+
+# 4. every file and folder a command creates follows the umask, copied list files included
+
+
+def test_degrade_copies_list_files_under_the_umask(png_writer, tmp_path, umask):
+    data = tmp_path / "data"
+    rng = np.random.default_rng(4)
+    for name in ("a", "b"):
+        for folder in ("A", "B", "label"):
+            png_writer(data / folder / f"{name}.png", rng.integers(0, 2, (32, 32)) * 255)
+    (data / "list" / "sub").mkdir(parents=True)
+    (data / "list" / "test.txt").write_text("a.png\nb.png\n")
+    (data / "list" / "sub" / "notes.txt").write_text("x\n")
+    for path in [data / "list", data / "list" / "sub"]:
+        path.chmod(0o777)
+    for path in (data / "list").rglob("*.txt"):
+        path.chmod(0o666)
+    with umask(0o077):
+        argv = ["degrade", "--data", data, "--out", tmp_path / "out", "--setting", "multi-x4"]
+        assert main([str(a) for a in [*argv, "--quiet"]]) == 0
+    created = [tmp_path / "out", *(tmp_path / "out").rglob("*")]
+    assert any(p.name == "notes.txt" for p in created)
+    for path in created:
+        expected = 0o700 if path.is_dir() else 0o600
+        assert path.stat().st_mode & 0o777 == expected, path
+
+
+# 9. hicd inspect applies predict's pairing checks and says when an image is too small
+
+
+def test_inspect_refuses_what_predict_refuses(png_writer, tmp_path, capsys):
+    from tests.inference.conftest import write_geotiff
+
+    rng = np.random.default_rng(5)
+    image = rng.integers(0, 256, (3, 96, 96), dtype=np.uint8)
+    t1 = write_geotiff(tmp_path / "t1.tif", image)
+    far = write_geotiff(tmp_path / "far.tif", image, offset=(5000.0, 0.0))
+    plain = png_writer(tmp_path / "plain.png", image.transpose(1, 2, 0))
+    tiny = [png_writer(tmp_path / f"tiny{i}.png", image[:, :10, :10].transpose(1, 2, 0))
+            for i in (1, 2)]  # fmt: skip
+    for pair, words in [
+        ((t1, far), ("footprints do not overlap",)),
+        ((t1, plain), ("is georeferenced but", "is not")),
+        (tiny, ("too small to measure",)),
+    ]:
+        code, err = run(["inspect", "--t1", pair[0], "--t2", pair[1]], capsys)
+        assert code == 2, words
+        assert_one_error_line(err, *words)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,3 +90,33 @@ def _check_partners(
             where = f"{found}: " if found is not None else f"'{name}': "
             lacking = ", ".join(f"{folders[key]}/{name}.*" for key in missing)
             raise DataError(f"{where}missing partner file {lacking}")
+
+
+def check_georeference(t1_path: Path, t1_crs: object, t2_path: Path, t2_crs: object) -> None:
+    """Both dates georeferenced or neither (DataError naming the files otherwise)."""
+    if (t1_crs is None) != (t2_crs is None):
+        which, other = (t1_path, t2_path) if t1_crs is not None else (t2_path, t1_path)
+        raise DataError(
+            f"{which} is georeferenced but {other} is not: give both with a CRS "
+            "or both as plain pixel grids"
+        )
+
+
+def check_file_pair(t1_path: str | Path, t2_path: str | Path) -> None:
+    """The pairing rules of ``hicd predict`` for two image files, without reading pixels:
+    both georeferenced or neither, and georeferenced footprints that overlap."""
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
+    from rasterio.warp import transform_bounds
+
+    t1_path, t2_path = Path(t1_path), Path(t2_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(t1_path) as first, rasterio.open(t2_path) as second:
+            check_georeference(t1_path, first.crs, t2_path, second.crs)
+            if first.crs is None:
+                return
+            left, bottom, right, top = transform_bounds(second.crs, first.crs, *second.bounds)
+            a = first.bounds
+            if right <= a.left or left >= a.right or top <= a.bottom or bottom >= a.top:
+                raise DataError(f"{t1_path} and {t2_path}: the footprints do not overlap")

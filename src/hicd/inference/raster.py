@@ -40,6 +40,7 @@ from hicd.data.io import (
     date_scales,
     default_scale,
 )
+from hicd.data.pairing import check_georeference
 from hicd.errors import ConfigError, DataError
 
 RESAMPLING: dict[str, Resampling] = {
@@ -385,12 +386,7 @@ def open_pair(
                     "(pick bands with --bands)"
                 )
         georeferenced = (is_georeferenced(first), is_georeferenced(second))
-        if georeferenced[0] != georeferenced[1]:
-            which, other = (t1_path, t2_path) if georeferenced[0] else (t2_path, t1_path)
-            raise DataError(
-                f"{which} is georeferenced but {other} is not: give both with a CRS "
-                "or both as plain pixel grids"
-            )
+        check_georeference(t1_path, first.crs, t2_path, second.crs)
         warped = False
         if not georeferenced[0]:
             if (first.height, first.width) != (second.height, second.width):

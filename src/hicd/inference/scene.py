@@ -44,6 +44,7 @@ from hicd.inference.raster import ScenePair, open_pair
 from hicd.inference.streaming import count_tiles, stream_change_probability
 from hicd.inference.vector import resolve_vector_crs, write_change_polygons
 from hicd.inspection import PairInspection, accepts, inspect_arrays
+from hicd.inspection.pair import MIN_SIDE
 from hicd.models.checkpoint import CheckpointInfo
 
 BATCH_SIZES = DEFAULT_BATCH_SIZES
@@ -293,10 +294,13 @@ def predict_scene(
     )
 
 
-def inspect_scene(pair: ScenePair, name: str) -> PairInspection:
+def inspect_scene(pair: ScenePair, name: str) -> PairInspection | None:
     """The quality gap of a scene pair, measured on the central window (at most
-    ``INSPECT_WINDOW``²) of the predicted region, t2 already on t1's grid."""
+    ``INSPECT_WINDOW``²) of the predicted region, t2 already on t1's grid (None: a region too
+    small to measure, ``hicd.inspection.pair.MIN_SIDE``)."""
     region = pair.region
+    if min(region.height, region.width) < MIN_SIDE:
+        return None
     height, width = min(region.height, INSPECT_WINDOW), min(region.width, INSPECT_WINDOW)
     window = Window((region.width - width) // 2, (region.height - height) // 2, width, height)
     t1, t2, _ = pair.read(window)

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from hicd.data.io import RASTERIO_SUFFIXES, ValueScale, date_scales, image_to_tensor, read_image
 from hicd.data.layouts import layout_pairs
+from hicd.data.pairing import check_file_pair
 from hicd.defaults import LAYOUT
 from hicd.errors import DataError
 from hicd.inspection import estimators
@@ -87,6 +88,11 @@ class PairInspection:
         )
 
 
+MIN_SIDE = 32
+"""Smallest image side the quality gap is measured on (below it, blur and noise estimates are
+noise themselves)."""
+
+
 def inspect_pair(
     t1: ImageInput,
     t2: ImageInput,
@@ -114,6 +120,8 @@ def inspect_pair(
         _load(image, date, scale, option)
         for image, date, scale in zip((t1, t2), ("t1", "t2"), scales, strict=True)
     ]
+    if all(isinstance(image, str | Path) for image in (t1, t2)):
+        check_file_pair(t1, t2)  # the pairing rules of hicd predict
     (a, path_a), (b, path_b) = images
     if a.shape[0] != b.shape[0]:
         raise DataError(
@@ -145,6 +153,13 @@ def inspect_arrays(
     ``jpeg_qualities``: qualities read from the files' quantisation tables, if any.
     """
     started = time.perf_counter()
+    for date, image in (("t1", t1), ("t2", t2)):
+        height, width = np.shape(image)[-2:]
+        if min(height, width) < MIN_SIDE:
+            raise DataError(
+                f"{name}: {date} is {width}×{height}, too small to measure the quality gap "
+                f"(at least {MIN_SIDE} px a side)"
+            )
     a = _central(np.asarray(t1, dtype=np.float32) * 255)
     b = np.asarray(t2, dtype=np.float32) * 255
     band_noise = [estimators.band_noise_sigmas(x) for x in (a, _central(b))]
