@@ -59,8 +59,8 @@ def refuse_input_clobbering(
     """The output-path policy's first rule: no output may be the same file as an input.
 
     ``outputs``: (option, path) pairs, e.g. ``("--vector", "x.geojson")``; ``inputs``: every
-    file the command reads (images, label, checkpoint, config, cached graph). Outputs must also
-    differ from each other. ConfigError naming the option and both files otherwise.
+    file the command reads (images, label, checkpoint, config, cached graph). ConfigError
+    naming the option and both files otherwise.
     """
     for option, path in outputs:
         for source in inputs:
@@ -69,6 +69,10 @@ def refuse_input_clobbering(
                     f"{option} {path}: is the input {source}; an output never replaces an "
                     "input, give another path"
                 )
+
+
+def refuse_shared_outputs(outputs: Sequence[tuple[str, str | Path]]) -> None:
+    """ConfigError when two of the (option, path) ``outputs`` name one file."""
     for index, (option, path) in enumerate(outputs):
         for other_option, other in outputs[index + 1 :]:
             if same_file(path, other):

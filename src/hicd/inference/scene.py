@@ -21,7 +21,13 @@ from rasterio.windows import Window
 from torch import nn
 from tqdm.auto import tqdm
 
-from hicd.atomic import atomic_paths, check_suffix, refuse_existing, refuse_input_clobbering
+from hicd.atomic import (
+    atomic_paths,
+    check_suffix,
+    refuse_existing,
+    refuse_input_clobbering,
+    refuse_shared_outputs,
+)
 from hicd.data.io import ValueScale
 from hicd.data.tiling import Tiling
 from hicd.defaults import BATCH_SIZES as DEFAULT_BATCH_SIZES
@@ -200,6 +206,7 @@ def check_output_paths(
     refuse_input_clobbering([(name, path) for name, path, *_ in outputs], [t1, t2, *protected])
     for name, path, suffixes, what in outputs:
         check_suffix(path, name, suffixes, what)
+    refuse_shared_outputs([(name, path) for name, path, *_ in outputs])
     for _, path, *_ in outputs:
         refuse_existing(path, overwrite, "output")
 
