@@ -109,7 +109,9 @@ def refuse_existing(path: str | Path, overwrite: bool, what: str = "--out") -> N
     if path.is_dir():
         raise ConfigError(f"{path}: {what} is a folder; give a file path")
     if not overwrite and (path.exists() or path.is_symlink()):
-        raise ConfigError(f"{path}: {what} exists; give --overwrite to replace it")
+        raise ConfigError(
+            f"{path}: {what} exists; give --overwrite (overwrite=True in Python) to replace it"
+        )
 
 
 def require_folder(path: str | Path, option: str = "--out") -> None:
@@ -129,7 +131,8 @@ def refuse_non_empty(
     check_parent(path, option)
     if not overwrite and path.is_dir() and any(path.iterdir()):
         raise ConfigError(
-            f"{option} {path}: folder is not empty; give --overwrite to replace it{hint}"
+            f"{option} {path}: folder is not empty; give --overwrite (overwrite=True in Python) "
+            f"to replace it{hint}"
         )
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 
+from hicd.cli.options import positive_int
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="demo-output", help="output folder (default: demo-output)")
@@ -27,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--steps",
-        type=int,
+        type=positive_int,
         default=None,
         help="training steps of the teacher and of each student (default 200)",
     )

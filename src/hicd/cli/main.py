@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import NoReturn
 
 from hicd import __version__
 from hicd.errors import HicdError
@@ -46,9 +47,20 @@ class HelpFormatter(argparse.HelpFormatter):
         return text
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser whose errors end, like every hicd error, in one ``hicd: error:`` line
+    (after the usage block), exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        command = self.prog.removeprefix("hicd").strip()
+        where = f"{command}: " if command else ""
+        self.exit(2, f"hicd: error: {where}{message}\n")
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The argparse parser; only ``command``'s module is imported (all are listed in help)."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="hicd", description="Change detection in quality-varied bi-temporal images."
     )
     parser.add_argument("--version", action="version", version=f"hicd {__version__}")

@@ -46,6 +46,15 @@ class Tiling:
         if not 0 <= self.overlap < self.tile:
             raise ConfigError(f"--overlap must be in [0, tile={self.tile}), got {self.overlap}")
 
+    @staticmethod
+    def check_options(tile: int | None, overlap: int | None) -> None:
+        """Check ``--tile``/``--overlap`` as given, before the checkpoint's tile is known: an
+        overlap alone is only checked to be ≥ 0 (its upper bound needs the tile)."""
+        if tile is not None:
+            Tiling.resolve(tile, overlap)
+        elif overlap is not None and overlap < 0:
+            raise ConfigError(f"--overlap must be ≥ 0, got {overlap}")
+
     @classmethod
     def resolve(
         cls, tile: int | None = None, overlap: int | None = None, info_tile_size: int | None = None

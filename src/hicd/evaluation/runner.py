@@ -131,8 +131,7 @@ class EvaluateOptions:
             raise ConfigError(f"--date must be one of {', '.join(DATES)}, got {self.date!r}")
         check_engine(self.engine)
         layout_class(self.layout)
-        if self.tile is not None or self.overlap is not None:
-            Tiling.resolve(self.tile, self.overlap)  # an explicit tile/overlap checked now
+        Tiling.check_options(self.tile, self.overlap)  # an explicit tile/overlap checked now
 
 
 @dataclass(frozen=True)

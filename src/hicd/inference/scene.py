@@ -108,8 +108,7 @@ class PredictOptions:
     )
 
     def __post_init__(self) -> None:
-        if self.tile is not None or self.overlap is not None:
-            Tiling.resolve(self.tile, self.overlap)  # an explicit tile/overlap checked now
+        Tiling.check_options(self.tile, self.overlap)  # an explicit tile/overlap checked now
         if self.batch_size is not None and self.batch_size < 1:
             raise ConfigError(f"--batch-size must be at least 1, got {self.batch_size}")
         if not 0.0 <= self.threshold <= 1.0:

@@ -127,6 +127,11 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], CheckpointInfo]:
             raise DataError(
                 f"{path} is {kind}, not a checkpoint (did you swap --checkpoint and --t1?)"
             )
+    if head.lstrip()[:1] in (b"{", b"[") or head.startswith(b"#") or head.startswith(b"---"):
+        raise DataError(
+            f"{path} is a text file (JSON/YAML), not a checkpoint; give the .ckpt written by "
+            "hicd fit or save_model_checkpoint"
+        )
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Detected pickle protocol")
