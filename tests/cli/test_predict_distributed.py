@@ -198,7 +198,7 @@ def test_an_error_on_one_process_stops_all_after_their_share(checkpoint, folders
     argv += ["--device", "cpu", "--devices", "2", "--no-inspect"]
     run = hicd_cli(argv, tmp_path / "cache")
     assert run.returncode == 2
-    assert sorted(wrote(run.stdout)) == ["a", "b", "c"]
+    assert sorted(wrote(run.stdout)) == ["a", "b", "c"], (run.stdout, run.stderr)
     errors = [line for line in run.stderr.splitlines() if line.startswith("hicd: error:")]
     assert errors and all("d.png: unreadable raster" in line for line in errors)
     assert any(line.startswith("hicd: error: process 1 of 2: ") for line in errors)  # rank 0's

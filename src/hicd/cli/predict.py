@@ -214,7 +214,7 @@ def run_distributed(args: argparse.Namespace, options: PredictOptions) -> int:
 
 def print_result(result: PredictionResult) -> None:
     """The pair's quality gap (stderr) and what was written (stdout), as it is written."""
-    gap = result.gap_line()
+    gap = None if result.gap_reported else result.gap_line()
     if gap is not None:
         print(gap, file=sys.stderr, flush=True)
     share = result.changed_pixels / max(result.valid_pixels, 1)

@@ -338,7 +338,10 @@ def scaled_image(
     scale = pixel_scale(array, path, value_scale, option)
     if np.issubdtype(array.dtype, np.floating):
         check_float_values(array, path, value_scale is not None, option)
-    tensor = torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1))).to(torch.float32)
+    channels_first = np.ascontiguousarray(array.transpose(2, 0, 1))
+    if not channels_first.flags.writeable:  # e.g. a one-band image straight from Pillow
+        channels_first = channels_first.copy()
+    tensor = torch.from_numpy(channels_first).to(torch.float32)
     return (tensor / scale).clamp_(0.0, 1.0), scale
 
 

@@ -9,6 +9,7 @@ interrupted run leaves no partial output.
 from __future__ import annotations
 
 import functools
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -152,15 +153,24 @@ class PredictionResult:
     inspection: PairInspection | None = None
     gap_accepted: bool | None = None
     gap_reason: str | None = None
+    gap_reported: bool = False
+    """Whether ``gap_line`` was already printed (on stderr, before the progress bar)."""
 
     def gap_line(self) -> str | None:
         """One line on the pair's quality gap and, when outside the training, a warning."""
-        if self.inspection is None:
-            return None
-        line = f"inspect {self.inspection.summary()}"
-        if self.gap_accepted is False:
-            line += f"; warning: outside what the checkpoint was trained on ({self.gap_reason})"
-        return line
+        return gap_text(self.inspection, self.gap_accepted, self.gap_reason)
+
+
+def gap_text(
+    inspection: PairInspection | None, accepted: bool | None, reason: str | None
+) -> str | None:
+    """``PredictionResult.gap_line`` of these fields."""
+    if inspection is None:
+        return None
+    line = f"inspect {inspection.summary()}"
+    if accepted is False:
+        line += f"; warning: outside what the checkpoint was trained on ({reason})"
+    return line
 
 
 def default_batch_size(device: torch.device) -> int:
@@ -250,6 +260,12 @@ def predict_scene(
             "hicd_resampling": resampling if pair.warped else "none",
         }
         valid_pixels = changed_pixels = 0
+        gap = gap_fields(inspection, info)
+        if options.progress and inspection is not None:
+            # before the bar, so a warning can stop a long run early
+            line = gap_text(gap["inspection"], gap["gap_accepted"], gap["gap_reason"])
+            print(line, file=sys.stderr, flush=True)
+            gap["gap_reported"] = True
         tiles = count_tiles(region.height, region.width, tile, overlap)
         bar = tqdm(total=tiles, unit="tile", desc=out.name, disable=not options.progress)
         alongside = []  # written from the finished map while the COG is compressed
@@ -296,7 +312,7 @@ def predict_scene(
         changed_pixels=changed_pixels,
         polygons=polygons,
         seconds=time.perf_counter() - started,
-        **gap_fields(inspection, info),
+        **gap,
     )
 
 

@@ -140,6 +140,11 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], CheckpointInfo]:
         if not str(error).startswith("Weights only load failed"):
             raise DataError(f"{path}: unreadable checkpoint ({_first_line(error)})") from error
         names = _refused_globals(error, path)
+        if not names and not zipfile.is_zipfile(path):
+            raise DataError(
+                f"{path} is not a PyTorch checkpoint (unreadable: {_first_line(error)}); give "
+                "the .ckpt written by hicd fit or save_model_checkpoint"
+            ) from None
         what = f" ({', '.join(names)})" if names else ""
         raise DataError(
             f"{path}: refused: the file needs code execution to load{what}; hicd loads "
