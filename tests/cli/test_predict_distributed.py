@@ -171,7 +171,10 @@ def test_two_cpu_processes_write_each_pair_once_as_one_process_does(
     run = hicd_cli(spread, cache)  # refused before any process is started
     assert run.returncode == 2
     last = run.stderr.strip().splitlines()[-1]
-    assert last == f"hicd: error: {two / 'a.tif'}: output exists; give --overwrite (overwrite=True in Python) to replace it"
+    assert (
+        last
+        == f"hicd: error: {two / 'a.tif'}: output exists; give --overwrite (overwrite=True in Python) to replace it"
+    )
     assert "Initializing distributed" not in run.stderr
 
 

@@ -123,7 +123,10 @@ def test_predict_refuses_existing_outputs_unless_overwrite(tiny_checkpoint, pair
         existing.write_text("keep me")
         assert main(argv) == 2
         error = capsys.readouterr().err
-        assert f"{existing}: output exists; give --overwrite (overwrite=True in Python) to replace it" in error
+        assert (
+            f"{existing}: output exists; give --overwrite (overwrite=True in Python) to replace it"
+            in error
+        )
         assert existing.read_text() == "keep me"
         assert [p for p in outputs if p.exists()] == [existing]
         for path in outputs:
@@ -230,7 +233,10 @@ def test_export_checks_name_and_existing_file(tiny_checkpoint, tmp_path, capsys,
     out = tmp_path / "m.pt"
     out.write_text("keep me")
     assert main([*base, "--format", "torchscript", "--out", str(out)]) == 2
-    assert f"{out}: --out exists; give --overwrite (overwrite=True in Python) to replace it" in capsys.readouterr().err
+    assert (
+        f"{out}: --out exists; give --overwrite (overwrite=True in Python) to replace it"
+        in capsys.readouterr().err
+    )
     assert out.read_text() == "keep me"
     with umask(0o022):
         argv = [*base, "--format", "torchscript", "--out", str(out), "--overwrite"]
