@@ -309,3 +309,48 @@ def test_inspect_refuses_what_predict_refuses(png_writer, tmp_path, capsys):
         code, err = run(["inspect", "--t1", pair[0], "--t2", pair[1]], capsys)
         assert code == 2, words
         assert_one_error_line(err, *words)
+
+
+# 10. the small items
+
+
+def test_a_text_file_given_as_checkpoint_is_named_as_such(pair, tmp_path, capsys):
+    config = tmp_path / "run.json"
+    config.write_text('{"lr": 0.001}')
+    code, err = run(predict(config, pair, tmp_path / "x.tif"), capsys)
+    assert code == 2
+    assert_one_error_line(err, "is a text file (JSON/YAML), not a checkpoint")
+    assert "code execution" not in err
+
+
+def test_an_overlap_alone_is_checked_without_guessing_the_tile(checkpoint, pair, tmp_path, capsys):
+    code, err = run(predict(checkpoint, pair, tmp_path / "x.tif", "--overlap", "-1"), capsys)
+    assert code == 2
+    assert_one_error_line(err, "--overlap must be ≥ 0, got -1")
+    assert "512" not in err
+
+
+def test_the_python_api_names_its_own_overwrite(checkpoint, pair, tmp_path):
+    detector = ChangeDetector.from_checkpoint(checkpoint, "cpu")
+    out = tmp_path / "x.tif"
+    detector.predict_files(*pair, out)
+    with pytest.raises(ConfigError, match=r"overwrite=True"):
+        detector.predict_files(*pair, out)
+
+
+def test_inspect_leaks_no_pytorch_warning(png_writer, tmp_path, capsys):
+    import warnings
+
+    rng = np.random.default_rng(6)
+    paths = [png_writer(tmp_path / f"{d}.png", rng.integers(0, 256, (64, 64))) for d in "ab"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert main(["inspect", "--t1", str(paths[0]), "--t2", str(paths[1])]) == 0
+
+
+def test_the_gap_line_comes_before_the_progress_bar(checkpoint, pair, tmp_path, capsys):
+    code, err = run(["predict", "--checkpoint", checkpoint, "--t1", pair[0], "--t2", pair[1],
+                     "--out", tmp_path / "x.tif"], capsys)  # fmt: skip
+    assert code == 0
+    assert err.index("inspect ") < err.index("x.tif:")  # the bar's label is the map's name
+    assert err.count("inspect ") == 1

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import lightning.pytorch as pl
-from lightning.pytorch.callbacks import EMAWeightAveraging
+from lightning.pytorch.callbacks import EMAWeightAveraging, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger
 
 from hicd.atomic import atomic_path
@@ -44,6 +44,8 @@ def fit_best(
     callbacks: list[pl.Callback] = [checkpoint]
     if ema_decay is not None:
         callbacks.append(EMAWeightAveraging(decay=ema_decay))
+    if progress:  # Lightning's rich bar would show "Epoch 1/-2" for a run bounded by steps
+        callbacks.append(TQDMProgressBar())
     trainer = pl.Trainer(
         max_steps=steps,
         val_check_interval=min(val_every, steps),
