@@ -87,6 +87,12 @@ class FolderJob:
     out: Path
     options: PredictOptions
 
+    def outputs(self) -> list[Path]:
+        """The files this job writes: the map, and its quick-look and polygons if asked for."""
+        quicklook = resolve_quicklook(self.out, self.options.quicklook)
+        vector = Path(self.options.vector) if self.options.vector else None
+        return [p for p in (self.out, quicklook, vector) if p is not None]
+
 
 @dataclass(frozen=True)
 class FolderPlan:

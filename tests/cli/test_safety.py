@@ -354,3 +354,24 @@ def test_the_gap_line_comes_before_the_progress_bar(checkpoint, pair, tmp_path, 
     assert code == 0
     assert err.index("inspect ") < err.index("x.tif:")  # the bar's label is the map's name
     assert err.count("inspect ") == 1
+
+
+def test_sigterm_once_every_output_is_written_ends_normally(
+    checkpoint, pair, tmp_path, monkeypatch
+):
+    from hicd.cli.main import Terminated
+
+    original = ChangeDetector.predict_files
+
+    def then_sigterm(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        raise Terminated()  # SIGTERM right after the renames
+
+    def sigterm_first(self, *args, **kwargs):
+        raise Terminated()
+
+    monkeypatch.setattr(ChangeDetector, "predict_files", then_sigterm)
+    assert main([str(a) for a in predict(checkpoint, pair, tmp_path / "x.tif")]) == 0
+    monkeypatch.setattr(ChangeDetector, "predict_files", sigterm_first)
+    argv = predict(checkpoint, pair, tmp_path / "x.tif", "--overwrite")  # old outputs remain
+    assert main([str(a) for a in argv]) == 143

@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import NoReturn
 
 from hicd import __version__
@@ -101,6 +102,33 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+_EXPECTED: dict[Path, tuple[int, int] | None] = {}
+
+
+def expect_outputs(paths: Sequence[str | Path]) -> None:
+    """Note the files the running command will have written when it is done (what each path
+    is now: none, or an older file), so that a SIGTERM arriving once all of them are written
+    ends the job normally instead of as interrupted."""
+    _EXPECTED.clear()
+    for path in map(Path, paths):
+        _EXPECTED[path] = _identity(path)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
+
+
+def outputs_written() -> bool:
+    """Whether every expected output exists as a new file (atomic writes rename a new inode)."""
+    return bool(_EXPECTED) and all(
+        (now := _identity(path)) is not None and now != before for path, before in _EXPECTED.items()
+    )
+
+
 def describe_os_error(error: OSError) -> str:
     """``FILE: reason`` of an operating-system error (the reason alone where it names none)."""
     reason = error.strerror or str(error)
@@ -115,6 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     SIGINT (Ctrl-C), 143 by SIGTERM.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    _EXPECTED.clear()
     try:
         if argv and argv[0] in LIGHTNING_SUBCOMMANDS:
             from hicd.cli.lightning import run_lightning_cli
@@ -131,6 +160,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hicd: error: {describe_os_error(error)}", file=sys.stderr)
         return 2
     except Terminated:
+        if outputs_written():  # the job was done: a scheduler must not mark it failed
+            print("hicd: SIGTERM after every output was written; done", file=sys.stderr)
+            return 0
         print("hicd: interrupted (SIGTERM)", file=sys.stderr)
         return 128 + signal.SIGTERM
     except KeyboardInterrupt:

@@ -136,6 +136,8 @@ def options_from_args(args: argparse.Namespace, folder_mode: bool = False) -> Pr
 
 def run(args: argparse.Namespace) -> int:
     from hicd.api import ChangeDetector, plan_dataset, plan_folders
+    from hicd.cli.main import expect_outputs
+    from hicd.inference.scene import resolve_quicklook
 
     dataset_mode = args.data is not None
     if dataset_mode and (args.t1 is not None or args.t2 is not None):
@@ -162,6 +164,8 @@ def run(args: argparse.Namespace) -> int:
     apply_threads(args.threads)
     if not folder_mode:
         detector = ChangeDetector.from_checkpoint(args.checkpoint, args.device, args.engine)
+        quicklook = resolve_quicklook(Path(args.out), options.quicklook)
+        expect_outputs([p for p in (args.out, quicklook, options.vector) if p])
         print_result(detector.predict_files(t1, t2, args.out, options))
         return 0
     folders = {"vector_dir": args.vector, "resume": args.resume}
@@ -174,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         print_skipped(plan)
     detector = ChangeDetector.from_checkpoint(args.checkpoint, args.device, args.engine)
+    expect_outputs([path for job in plan.jobs for path in job.outputs()])
     detector.predict_jobs(plan.jobs, on_result=print_result)
     return 0
 
