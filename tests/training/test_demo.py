@@ -6,7 +6,9 @@ import stat
 from hicd.cli.main import main
 
 
-def test_quick_demo_writes_checkpoints_results_and_plots(tmp_path, capsys, umask) -> None:
+def test_quick_demo_writes_checkpoints_results_and_plots(
+    tmp_path, capsys, umask, mobilenet_weights
+) -> None:
     out = tmp_path / "demo"
     with umask(0o027):
         assert main(["demo", "--quick", "--out", str(out)]) == 0
@@ -44,7 +46,9 @@ def test_demo_refuses_a_non_empty_folder_before_any_work(tmp_path, capsys) -> No
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
 
 
-def test_sigterm_while_the_demo_trains_exits_143(tmp_path, terminate_hicd) -> None:
+def test_sigterm_while_the_demo_trains_exits_143(
+    tmp_path, terminate_hicd, mobilenet_weights
+) -> None:
     out = tmp_path / "demo"
     argv = ["demo", "--quick", "--steps", "500", "--out", str(out)]
     code, stderr = terminate_hicd(argv, lambda: (out / "work" / "teacher").is_dir(), timeout=180)
