@@ -230,11 +230,11 @@ def print_table(rows: list[dict], tile: int, threads: int, baseline: str) -> Non
     )
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
-    reference = {r["size"]: r for r in rows if r["variant"] == baseline}
+    reference = {(r["size"], r["engine"]): r for r in rows if r["variant"] == baseline}
     for row in rows:
         seconds = row["end_to_end_s"]
         speed = row["region_pixels"] / seconds / 1e6
-        base = reference.get(row["size"])
+        base = reference.get((row["size"], row["engine"]))
         times = (
             ""
             if base is None or row["model"] != "siam_fpn"

@@ -383,8 +383,11 @@ class ChangeDetector:
 
 
 def _dtype(image: ArrayOrTensor) -> np.dtype:
-    """The pixel type of an array or tensor, as a numpy dtype."""
+    """The pixel type of an array or tensor, as a numpy dtype (every float type as float32:
+    numpy has no bfloat16, and floats share the [0, 1] rule)."""
     if isinstance(image, torch.Tensor):
+        if image.dtype.is_floating_point:
+            return np.dtype(np.float32)
         return np.dtype(str(image.dtype).removeprefix("torch."))
     return np.asarray(image).dtype
 

@@ -45,11 +45,11 @@ def same_file(first: str | Path, second: str | Path) -> bool:
     """Whether two paths name one file: the same resolved path, or the same inode (hard links,
     bind mounts)."""
     first, second = Path(first), Path(second)
-    if first.resolve() == second.resolve():
-        return True
     try:
+        if first.resolve() == second.resolve():
+            return True
         return os.path.samefile(first, second)
-    except OSError:  # one of them does not exist
+    except (OSError, RuntimeError):  # one of them does not exist, or a symlink loop
         return False
 
 

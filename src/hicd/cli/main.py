@@ -171,4 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run the imported module's main, not this __main__ copy: commands import hicd.cli.main
+    # (expect_outputs, Terminated), and both must see the same state
+    from hicd.cli.main import main as entry
+
+    sys.exit(entry())

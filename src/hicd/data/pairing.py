@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from hicd.data.io import IMAGE_SUFFIXES
+from hicd.data.io import IMAGE_SUFFIXES, RASTERIO_SUFFIXES
 from hicd.errors import DataError
 
 
@@ -106,17 +106,30 @@ def check_file_pair(t1_path: str | Path, t2_path: str | Path) -> None:
     """The pairing rules of ``hicd predict`` for two image files, without reading pixels:
     both georeferenced or neither, and georeferenced footprints that overlap."""
     import rasterio
-    from rasterio.errors import NotGeoreferencedWarning
+    from rasterio.errors import CRSError, NotGeoreferencedWarning, RasterioError
     from rasterio.warp import transform_bounds
 
     t1_path, t2_path = Path(t1_path), Path(t2_path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with rasterio.open(t1_path) as first, rasterio.open(t2_path) as second:
-            check_georeference(t1_path, first.crs, t2_path, second.crs)
-            if first.crs is None:
-                return
-            left, bottom, right, top = transform_bounds(second.crs, first.crs, *second.bounds)
-            a = first.bounds
-            if right <= a.left or left >= a.right or top <= a.bottom or bottom >= a.top:
-                raise DataError(f"{t1_path} and {t2_path}: the footprints do not overlap")
+    rasters = [p for p in (t1_path, t2_path) if p.suffix.lower() in RASTERIO_SUFFIXES]
+    if not rasters:
+        return  # PNG/JPEG/BMP are plain pixel grids (read by Pillow)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            grids = {}
+            for path in rasters:
+                with rasterio.open(path) as dataset:
+                    grids[path] = (dataset.crs, dataset.bounds)
+    except (RasterioError, CRSError) as error:
+        raise DataError(f"{error}: unreadable raster") from None
+    (crs_1, bounds_1), (crs_2, bounds_2) = (grids.get(p, (None, None)) for p in (t1_path, t2_path))
+    check_georeference(t1_path, crs_1, t2_path, crs_2)
+    if crs_1 is None:
+        return
+    try:
+        left, bottom, right, top = transform_bounds(crs_2, crs_1, *bounds_2)
+    except (RasterioError, CRSError) as error:
+        raise DataError(f"{t1_path} and {t2_path}: unreadable georeference ({error})") from None
+    a = bounds_1
+    if right <= a.left or left >= a.right or top <= a.bottom or bottom >= a.top:
+        raise DataError(f"{t1_path} and {t2_path}: the footprints do not overlap")

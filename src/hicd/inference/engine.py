@@ -174,6 +174,7 @@ class OnnxNetwork(nn.Module):
 
     def forward(self, t1: Tensor, t2: Tensor) -> Tensor:
         height, width = t1.shape[-2:]
+        device = t1.device
         if self.small is not None:
             t1, t2 = (self._pad_small(image) for image in (t1, t2))
         feeds = {
@@ -181,7 +182,7 @@ class OnnxNetwork(nn.Module):
             for name, image in zip(INPUT_NAMES, (t1, t2), strict=True)
         }
         (logits,) = self.session.run([OUTPUT_NAME], feeds)
-        return torch.from_numpy(logits)[..., :height, :width].to(t1.device)
+        return torch.from_numpy(logits)[..., :height, :width].to(device)
 
     def _pad_small(self, image: Tensor) -> Tensor:
         """An image too small for the graph's reflection padding, padded as PyTorch pads it:
@@ -191,7 +192,8 @@ class OnnxNetwork(nn.Module):
         pad_h, pad_w = -height % stride, -width % stride
         if pad_h < height and pad_w < width:
             return image  # the graph's own reflection works
-        padded = mean.to(image.dtype).expand(*image.shape[:2], height + pad_h, width + pad_w)
+        padded = mean.to(image.device, image.dtype)
+        padded = padded.expand(*image.shape[:2], height + pad_h, width + pad_w)
         padded = padded.clone()
         padded[..., :height, :width] = image
         return padded

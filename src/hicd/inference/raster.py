@@ -375,16 +375,16 @@ def open_pair(
             path: data_bands(dataset, path, band_indexes)
             for path, dataset in ((t1_path, first), (t2_path, second))
         }
-        check_shared_scale(
-            value_scale,
-            tuple(ds.dtypes[indexes[p][0] - 1] for p, ds in ((t1_path, first), (t2_path, second))),
-        )
         for path, chosen in indexes.items():
             if len(chosen) != bands:
                 raise DataError(
                     f"{path}: has {len(chosen)} image bands but the model takes {bands} "
                     "(pick bands with --bands)"
                 )
+        check_shared_scale(
+            value_scale,
+            tuple(ds.dtypes[indexes[p][0] - 1] for p, ds in ((t1_path, first), (t2_path, second))),
+        )
         georeferenced = (is_georeferenced(first), is_georeferenced(second))
         check_georeference(t1_path, first.crs, t2_path, second.crs)
         warped = False

@@ -8,6 +8,7 @@ interrupted run leaves no partial output.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 import time
@@ -286,11 +287,14 @@ def predict_scene(
                 tags,
                 alongside=alongside,
             ) as writer,
-        ):
-            for rows in stream_change_probability(
-                model, pair.read, region.height, region.width, tile, overlap, batch_size,
-                on_tiles=bar.update,
-            ):  # fmt: skip
+            contextlib.closing(
+                stream_change_probability(
+                    model, pair.read, region.height, region.width, tile, overlap, batch_size,
+                    on_tiles=bar.update,
+                )
+            ) as stream,
+        ):  # fmt: skip
+            for rows in stream:
                 encoded = encode(rows.probability, rows.valid, threshold, probabilities)
                 writer.write(region.row_off + rows.top, region.col_off + rows.left, encoded)
                 valid_pixels += encoded.size if rows.valid is None else int(rows.valid.sum())

@@ -15,6 +15,7 @@ tiles, so the result stays exact. Memory is therefore about 9 bytes × tile × m
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 from collections.abc import Callable, Iterator, Sequence
@@ -170,28 +171,30 @@ def _stream_strip(
     any_mask = False
     batches = [strip.lefts[i : i + batch_size] for i in range(0, len(strip.lefts), batch_size)]
     jobs = [(top, chosen) for top in tops for chosen in batches]
-    reads = _prefetched(read, jobs, tile_h, tile_w, prefetch)
-    for band, top in enumerate(tops):
-        for chosen in batches:
-            left, right = chosen[0], chosen[-1] + tile_w
-            t1, t2, mask = next(reads)
-            if mask is not None:
-                valid[:, left - origin : right - origin] = mask
-                any_mask = True
-            with torch.inference_mode():
-                probability = forward_probability(model, t1, t2, device)
-                for column, values in zip(chosen, probability, strict=True):
-                    accumulator.add(0, column - origin, values)
-            del t1, t2, probability
-            if on_tiles is not None:
-                on_tiles(len(chosen))
-        done = (tops[band + 1] if band + 1 < len(tops) else top + tile_h) - top
-        finished = accumulator.blended(slice(0, done), keep).clamp_(0.0, 1.0).numpy()
-        mask = valid[:done, keep].copy() if any_mask else None
-        yield Rows(top, strip.keep[0], finished, mask)
-        accumulator.shift_up(done)
-        _shift_up(done, valid)
-        release_free_memory()
+    # closed on every exit (errors and interruptions included), so the reading thread has
+    # finished before the caller closes the files it reads
+    with contextlib.closing(_prefetched(read, jobs, tile_h, tile_w, prefetch)) as reads:
+        for band, top in enumerate(tops):
+            for chosen in batches:
+                left, right = chosen[0], chosen[-1] + tile_w
+                t1, t2, mask = next(reads)
+                if mask is not None:
+                    valid[:, left - origin : right - origin] = mask
+                    any_mask = True
+                with torch.inference_mode():
+                    probability = forward_probability(model, t1, t2, device)
+                    for column, values in zip(chosen, probability, strict=True):
+                        accumulator.add(0, column - origin, values)
+                del t1, t2, probability
+                if on_tiles is not None:
+                    on_tiles(len(chosen))
+            done = (tops[band + 1] if band + 1 < len(tops) else top + tile_h) - top
+            finished = accumulator.blended(slice(0, done), keep).clamp_(0.0, 1.0).numpy()
+            mask = valid[:done, keep].copy() if any_mask else None
+            yield Rows(top, strip.keep[0], finished, mask)
+            accumulator.shift_up(done)
+            _shift_up(done, valid)
+            release_free_memory()
 
 
 def _prefetched(
