@@ -164,7 +164,8 @@ def report(runs: list[Record], budget_name: str = "cpu") -> str:
         + ".",
         "",
         "F1 of the change class in %. *Pooled*: one confusion matrix over every fold's images "
-        "per seed, mean over seeds; *per run*: mean of the runs' own F1.",
+        "per seed, mean over the seeds that cover every fold; *per run*: mean of the runs' "
+        "own F1.",
         "",
     ]
     lines += ["## Plan progress", "", "| phase | runs done | runs planned |", "|:---|---:|---:|"]

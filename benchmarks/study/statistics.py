@@ -150,11 +150,17 @@ def compare(found: list[Pair], split: str, setting: str, shared_cells: bool = Fa
 
 def pooled_f1(runs: list[Record], split: str, setting: str) -> float:
     """Mean over seeds of the F1 of the counts pooled over every fold of that seed (one
-    confusion matrix over the whole cross-validated test set per seed)."""
+    confusion matrix over the whole cross-validated test set per seed). Only seeds that cover
+    every fold of ``runs`` count (a seed still running would pool a part of the test set),
+    unless none does."""
     by_seed: dict[int, np.ndarray] = defaultdict(lambda: np.zeros(4, dtype=np.int64))
+    folds_of: dict[int, set[str]] = defaultdict(set)
     for run in runs:
         by_seed[run["seed"]] += records.counts(run["scores"][split][setting])
-    return stats.mean(records.f1(total) for total in by_seed.values()) if by_seed else np.nan
+        folds_of[run["seed"]].add(run["fold"])
+    folds = set().union(*folds_of.values()) if folds_of else set()
+    complete = [seed for seed in by_seed if folds_of[seed] == folds] or list(by_seed)
+    return stats.mean(records.f1(by_seed[seed]) for seed in complete) if by_seed else np.nan
 
 
 def mean_f1(runs: list[Record], split: str, setting: str) -> float:
