@@ -29,6 +29,7 @@ from hicd.data.io import (
     check_shared_scale,
     date_scales,
     image_to_tensor,
+    pixel_dtype,
     tensor_scale,
 )
 from hicd.data.layouts import layout_pairs
@@ -278,7 +279,7 @@ class ChangeDetector:
             raise DataError("t1 and t2 must both be numpy arrays or both be tensors")
         numpy_in = isinstance(t1, np.ndarray)
         scales = date_scales(value_scale, "value_scale")
-        check_shared_scale(value_scale, (_dtype(t1), _dtype(t2)), "value_scale")
+        check_shared_scale(value_scale, (pixel_dtype(t1), pixel_dtype(t2)), "value_scale")
         a = self._as_tensor(t1, "t1", scales[0])
         b = self._as_tensor(t2, "t2", scales[1])
         if a.shape != b.shape:
@@ -380,16 +381,6 @@ class ChangeDetector:
             if on_result is not None:
                 on_result(result)
         return results
-
-
-def _dtype(image: ArrayOrTensor) -> np.dtype:
-    """The pixel type of an array or tensor, as a numpy dtype (every float type as float32:
-    numpy has no bfloat16, and floats share the [0, 1] rule)."""
-    if isinstance(image, torch.Tensor):
-        if image.dtype.is_floating_point:
-            return np.dtype(np.float32)
-        return np.dtype(str(image.dtype).removeprefix("torch."))
-    return np.asarray(image).dtype
 
 
 class DistributedError(HicdError):

@@ -96,9 +96,9 @@ def check_parent(path: str | Path, option: str) -> None:
     for folder in (parent, *parent.parents):
         if folder.exists():
             if not folder.is_dir():
-                raise ConfigError(f"{option} {path}: {folder} is a file, not a folder")
+                raise ConfigError(f"{option} {path}: cannot be created, {folder} is not a folder")
             if not os.access(folder, os.W_OK | os.X_OK):
-                raise ConfigError(f"{option} {path}: cannot write in {folder}")
+                raise ConfigError(f"{option} {path}: cannot be created, {folder} is not writable")
             return
 
 

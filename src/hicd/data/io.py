@@ -345,6 +345,16 @@ def scaled_image(
     return (tensor / scale).clamp_(0.0, 1.0), scale
 
 
+def pixel_dtype(image: np.ndarray | torch.Tensor) -> np.dtype:
+    """The pixel type of an array or tensor, as a numpy dtype (a tensor's float types as
+    float32: numpy has no bfloat16, and every float follows the same [0, 1] rule)."""
+    if isinstance(image, torch.Tensor):
+        if image.dtype.is_floating_point:
+            return np.dtype(np.float32)
+        return np.dtype(str(image.dtype).removeprefix("torch."))
+    return np.asarray(image).dtype
+
+
 def tensor_scale(
     image: torch.Tensor,
     name: str | Path,
@@ -362,7 +372,7 @@ def tensor_scale(
             check_float_values(extremes, name, value_scale is not None, option)
         return default_scale(np.float32, lambda: IntegerStats.of([], 1), name, value_scale, option)
 
-    numpy_type = np.dtype(str(dtype).removeprefix("torch."))
+    numpy_type = pixel_dtype(image)
 
     def stats() -> IntegerStats:
         return IntegerStats.of(image.detach().cpu().numpy(), np.iinfo(numpy_type).max)

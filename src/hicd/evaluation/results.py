@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from hicd.atomic import require_folder, write_text_atomic
+from hicd.atomic import check_parent, require_folder, write_text_atomic
 from hicd.errors import ConfigError, DataError
 from hicd.evaluation.metrics import METRIC_NAMES, scores_from_counts
 
@@ -166,13 +166,7 @@ def check_out(out: Path, overwrite: bool = False, resume: bool = False) -> None:
                 "--overwrite to replace them"
             )
         return
-    parent = out.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise ConfigError(f"--out {out}: cannot be created, {parent} is not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ConfigError(f"--out {out}: cannot be created, {parent} is not writable")
+    check_parent(out, "--out")
 
 
 def _differences(before: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:

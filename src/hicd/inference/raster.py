@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import rasterio
@@ -56,6 +57,7 @@ _EDGE_POINTS = 21  # points per footprint edge when projecting it into t1's CRS
 EXACT_RANGE_PIXELS = 2**22
 """Rasters up to this many pixels have their integer value range read exactly at open."""
 _SAMPLE_BLOCKS = 64  # blocks read to estimate the value range of a larger raster
+T = TypeVar("T")
 _PILLOW_CHECKED = {"PNG": "PNG", "GIF": "GIF"}  # GDAL drivers that may return a truncated
 # file's pixels without an error: the file is checked through Pillow first
 
@@ -182,24 +184,38 @@ def _outside_unit(low: float, high: float) -> bool:
     return low < -FLOAT_TOLERANCE or high > 1.0 + FLOAT_TOLERANCE
 
 
+def sample_or_whole(
+    dataset: rasterio.io.DatasetReaderBase,
+    indexes: list[int],
+    over: Callable[[Sequence[Window]], T],
+    settle: Callable[[T], bool],
+) -> T:
+    """``over(windows)``, a summary of the blocks of ``indexes``: small rasters read whole;
+    larger ones sampled first (``_SAMPLE_BLOCKS`` blocks), the sample's summary the answer when
+    ``settle`` accepts it, else the whole raster read block by block."""
+    windows = [window for _, window in dataset.block_windows(indexes[0])]
+    if dataset.width * dataset.height > EXACT_RANGE_PIXELS:
+        step = max(1, len(windows) // _SAMPLE_BLOCKS)
+        sample = over(windows[::step])
+        if settle(sample):
+            return sample
+    return over(windows)
+
+
 def value_range(
     dataset: rasterio.io.DatasetReaderBase,
     indexes: list[int],
     path: Path,
     settle: Callable[[float, float], bool],
 ) -> tuple[float, float]:
-    """The minimum and maximum of the valid pixels of ``indexes``.
-
-    Small rasters are read whole. Larger ones are sampled first; the sample's range is the
-    answer when ``settle(low, high)`` accepts it, else the whole raster is read (block by block).
-    """
-    windows = [window for _, window in dataset.block_windows(indexes[0])]
-    if dataset.width * dataset.height > EXACT_RANGE_PIXELS:
-        step = max(1, len(windows) // _SAMPLE_BLOCKS)
-        low, high = _range_over(dataset, indexes, path, windows[::step])
-        if settle(low, high):
-            return low, high
-    return _range_over(dataset, indexes, path, windows)
+    """The minimum and maximum of the valid pixels of ``indexes`` (``sample_or_whole``: the
+    sample's range is the answer when ``settle(low, high)`` accepts it)."""
+    return sample_or_whole(
+        dataset,
+        indexes,
+        lambda windows: _range_over(dataset, indexes, path, windows),
+        lambda extremes: settle(*extremes),
+    )
 
 
 def integer_stats(
@@ -208,13 +224,12 @@ def integer_stats(
     """The value-scale statistics (``hicd.data.io.IntegerStats``) of the valid pixels of
     ``indexes``: of a sample of blocks when that already settles the rule (negative values, or
     data spanning the type's range), else of the whole raster, block by block."""
-    windows = [window for _, window in dataset.block_windows(indexes[0])]
-    if dataset.width * dataset.height > EXACT_RANGE_PIXELS:
-        step = max(1, len(windows) // _SAMPLE_BLOCKS)
-        sample = _stats_over(dataset, indexes, path, windows[::step], top)
-        if sample.low < 0 or sample.spans_range():
-            return sample
-    return _stats_over(dataset, indexes, path, windows, top)
+    return sample_or_whole(
+        dataset,
+        indexes,
+        lambda windows: _stats_over(dataset, indexes, path, windows, top),
+        lambda sample: sample.low < 0 or sample.spans_range(),
+    )
 
 
 def _stats_over(
