@@ -118,13 +118,40 @@ def dataset_report(runs: list[Record], dataset: str, setting: str) -> list[str]:
         )  # fmt: skip
     if ("scratch", "none") in models and ("finetune", "none") in models:
         comparisons.append(("none: finetune − scratch", ("finetune", "none"), ("scratch", "none")))
+    on_test: list[tuple[str, Comparison]] = []
     for split in splits:
         for title, a, b in comparisons:
             found = pairs(models[a], models[b])
             if found:
                 result = compare(found, split, setting, shared_cells=split == "crops")
                 lines.append(comparison_row(title, split, result))
-    lines.append("")
+                if split == "test":
+                    on_test.append((title, result))
+    lines += ["", *resolution_table(on_test), ""]
+    return lines
+
+
+def resolution_table(results: list[tuple[str, Comparison]]) -> list[str]:
+    """Where each test half-width comes from, and what more seeds on the same folds can buy."""
+    rows = [
+        (title, r) for title, r in results if not (math.isnan(r.seed_sd) or math.isnan(r.fold_sd))
+    ]
+    if not rows:
+        return []
+    lines = [
+        "What more seeds can buy on test (F1 points; seed and fold standard deviations of the "
+        "paired differences by the method of moments; projected t half-widths with that many "
+        "seeds on each of the same folds; *unlimited* is the floor these folds allow):",
+        "",
+        "| comparison | seed sd | fold sd | half-width now | 3 seeds | 10 seeds | unlimited |",
+        "|:---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for title, r in rows:
+        projected = " | ".join(f"{100 * r.projected_half_width(n):.2f}" for n in (3, 10, math.inf))
+        lines.append(
+            f"| {title} | {100 * r.seed_sd:.2f} | {100 * r.fold_sd:.2f} | "
+            f"{100 * r.half_width:.2f} | {projected} |"
+        )
     return lines
 
 

@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +104,7 @@ def _base(fold: Fold, seed: int, budget: Budget, budget_name: str) -> dict:
 
 def train_teacher(
     work: Path, root: Path, fold: Fold, seed: int, budget: Budget, budget_name: str,
-    settings: list[str],
+    settings: list[str], callbacks: Sequence[pl.Callback] = (),
 ) -> tuple[dict, Path]:  # fmt: skip
     """Train a fold's teacher on clean pairs; return its record and checkpoint."""
     folder = work / "runs" / fold.dataset / fold.name / budget_name / f"teacher-s{seed}"
@@ -120,7 +121,7 @@ def train_teacher(
     )  # fmt: skip
     checkpoint = fit_best(
         module, data_module(root, fold, budget), budget.teacher_steps, folder, budget.val_every,
-        False, budget.ema_decay,
+        False, budget.ema_decay, callbacks,
     )  # fmt: skip
     seconds = time.perf_counter() - started
     started = time.perf_counter()
@@ -138,7 +139,7 @@ def train_teacher(
 def train_student(
     work: Path, root: Path, fold: Fold, teacher: dict, teacher_checkpoint: Path,
     recipe: tuple[str, Regime], setting: str, label: str, seed: int, budget: Budget,
-    budget_name: str,
+    budget_name: str, callbacks: Sequence[pl.Callback] = (),
 ) -> dict:  # fmt: skip
     """Train one student of a fold against its teacher and return its record (the student's
     checkpoint is deleted: students are never reused, so the work folder stays small)."""
@@ -157,7 +158,7 @@ def train_student(
         teacher_checkpoint, config, setting, data_module(root, fold, budget, unlabelled), optim, regime.steps,
         folder, seed=seed + 1, init_from_teacher=regime.from_teacher, crop_size=budget.crop,
         eval_tile=budget.eval_tile, eval_overlap=budget.eval_overlap, val_every=budget.val_every, progress=False,
-        ema_decay=budget.ema_decay,
+        ema_decay=budget.ema_decay, callbacks=callbacks,
     )  # fmt: skip
     seconds = time.perf_counter() - started
     started = time.perf_counter()

@@ -7,6 +7,11 @@ per-fold means of the seed-averaged differences (df = folds − 1); the secondar
 percentile bootstrap that resamples 256² cells within each fold (the same resample for both
 models and every seed), recomputing each F1 from summed counts. The interval's half-width is
 the study's resolution for that comparison.
+
+Where it comes from is split by a one-way random-effects model of the differences (method of
+moments): the seed standard deviation within a fold and the fold standard deviation of the true
+effect. More seeds shrink only the first, so the half-width with unlimited seeds,
+``t(df) · fold_sd / √folds``, is the floor this many folds can reach.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats as scipy_stats
 
 from hicd.evaluation.statistics import t_interval
 
@@ -74,10 +80,40 @@ class Comparison:
     boot_high: float
     wins: int
     per_fold: dict[str, float]
+    seed_sd: float = float("nan")
+    fold_sd: float = float("nan")
 
     @property
     def half_width(self) -> float:
         return (self.high - self.low) / 2
+
+    def projected_half_width(self, seeds: float) -> float:
+        """The t half-width with ``seeds`` seeds on every fold (``math.inf``: the floor)."""
+        spread = self.fold_sd**2 + (0.0 if np.isinf(seeds) else self.seed_sd**2 / seeds)
+        return t_half_width(spread**0.5, self.n_folds)
+
+
+def t_half_width(sd: float, n: int, confidence: float = 0.95) -> float:
+    """Half-width of the t-interval of a mean of ``n`` values with standard deviation ``sd``."""
+    if n < 2:
+        return float("nan")
+    return float(scipy_stats.t.ppf(0.5 + confidence / 2, n - 1) * sd / np.sqrt(n))
+
+
+def variance_components(diffs: dict[str, list[float]]) -> tuple[float, float]:
+    """(seed sd, fold sd) of per-(fold, seed) differences, by the method of moments: the
+    within-fold variance pooled over folds, and the variance of the fold means less its seed
+    part (0 when negative). NaN where the data cannot estimate it."""
+    df_within = sum(len(values) - 1 for values in diffs.values())
+    if df_within == 0 or len(diffs) < 2:
+        return float("nan"), float("nan")
+    seed_var = (
+        sum((v - stats.mean(values)) ** 2 for values in diffs.values() for v in values) / df_within
+    )
+    means = [stats.mean(values) for values in diffs.values()]
+    seed_part = seed_var * stats.mean(1 / len(values) for values in diffs.values())
+    fold_var = max(0.0, stats.variance(means) - seed_part)
+    return seed_var**0.5, fold_var**0.5
 
 
 def _f1(counts: np.ndarray) -> np.ndarray:
@@ -145,6 +181,7 @@ def compare(found: list[Pair], split: str, setting: str, shared_cells: bool = Fa
         *boot,
         wins,
         per_fold,  # type: ignore[arg-type]
+        *variance_components(diffs),
     )
 
 

@@ -25,7 +25,13 @@ from benchmarks.study.folds import (
 )
 from benchmarks.study.plan import Study, progress
 from benchmarks.study.report import report
-from benchmarks.study.statistics import compare, pairs, pooled_f1, students
+from benchmarks.study.statistics import (
+    compare,
+    pairs,
+    pooled_f1,
+    students,
+    variance_components,
+)
 from hicd.degradations.settings import DegradationSetting
 from hicd.distillation import DistillationConfig
 from hicd.distillation.config import PRESETS
@@ -102,6 +108,26 @@ def test_statistics_on_fixture_records():
     half = 12.7062047 * 0.07 / math.sqrt(2) / math.sqrt(2)
     assert (result.low, result.high) == pytest.approx((0.04 - half, 0.04 + half))
     assert result.boot_low <= result.mean <= result.boot_high
+    # seeds: deviations ±0.025 in both folds (df 2); folds: var of the means 0.00245 less 0.000625
+    assert result.seed_sd == pytest.approx(math.sqrt(0.00125))
+    assert result.fold_sd == pytest.approx(math.sqrt(0.001825))
+    floor = 12.7062047 * math.sqrt(0.001825) / math.sqrt(2)
+    assert result.projected_half_width(math.inf) == pytest.approx(floor)
+    with_ten = 12.7062047 * math.sqrt(0.001825 + 0.00125 / 10) / math.sqrt(2)
+    assert result.projected_half_width(10) == pytest.approx(with_ten)
+
+
+def test_variance_components_split_seeds_from_folds():
+    # the same fold means: all the spread is the seeds'
+    assert variance_components({"a": [1.0, 3.0], "b": [1.0, 3.0]}) == pytest.approx(
+        (math.sqrt(2), 0.0)
+    )
+    # no seed spread: all of it is the folds'
+    assert variance_components({"a": [1.0, 1.0], "b": [3.0, 3.0]}) == pytest.approx(
+        (0.0, math.sqrt(2))
+    )
+    # one seed per fold cannot tell them apart
+    assert all(math.isnan(v) for v in variance_components({"a": [1.0], "b": [2.0]}))
 
 
 def test_report_from_fixture_records_gives_known_numbers():
@@ -110,6 +136,7 @@ def test_report_from_fixture_records_gives_known_numbers():
     assert "| scratch hicd | 4 | 2 | 2 | 79.00 | 79.00 |" in text
     assert "| scratch: hicd − none | test | 4 | 2 | +4.00 | [-40.47, +48.47] | 44.47 |" in text
     assert "Not chosen yet" in text
+    assert "| scratch: hicd − none | 3.54 | 4.27 | 44.47 |" in text
 
 
 def test_pairs_need_the_same_teacher():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import lightning.pytorch as pl
 import torch
 
 from hicd.models.checkpoint import load_model
@@ -9,6 +10,14 @@ from hicd.training.config import NetworkConfig, OptimConfig
 from hicd.training.data import ChangeDataModule, SyntheticConfig
 from hicd.training.runs import fit_best
 from hicd.training.teacher import TeacherModule
+
+
+class StepsSeen(pl.Callback):
+    def __init__(self) -> None:
+        self.steps = 0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.steps += 1
 
 
 def test_fit_best_with_ema_saves_the_averaged_weights(tmp_path):
@@ -24,7 +33,12 @@ def test_fit_best_with_ema_saves_the_averaged_weights(tmp_path):
         batch_size=2,
         num_workers=0,
     )
-    path = fit_best(module, data, steps=4, run=tmp_path, val_every=4, progress=False, ema_decay=0.5)
+    seen = StepsSeen()
+    path = fit_best(
+        module, data, steps=4, run=tmp_path, val_every=4, progress=False, ema_decay=0.5,
+        callbacks=[seen],
+    )  # fmt: skip
+    assert seen.steps == 4  # extra callbacks run beside the trainer's own
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     averaged, current = checkpoint["state_dict"], checkpoint["current_model_state"]
     name = "model.head.0.0.weight" if "model.head.0.0.weight" in averaged else next(iter(averaged))

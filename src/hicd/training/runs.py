@@ -7,7 +7,7 @@ import logging
 import shutil
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -31,26 +31,28 @@ def fit_best(
     val_every: int = 50,
     progress: bool = True,
     ema_decay: float | None = None,
+    callbacks: Sequence[pl.Callback] = (),
 ) -> Path:
     """Train ``module`` for ``steps`` optimiser steps, validating every ``val_every`` steps;
     return the checkpoint with the best ``val/f1`` (chosen on validation data only).
 
     ``ema_decay`` keeps an exponential moving average of the weights (and BatchNorm
     statistics) with Lightning's ``EMAWeightAveraging``; validation and the saved checkpoints
-    then use the averaged weights.
+    then use the averaged weights. ``callbacks`` run after the trainer's own (the EMA update
+    included).
     """
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     checkpoint = checkpoint_callback(run, "best")
-    callbacks: list[pl.Callback] = [checkpoint]
+    own: list[pl.Callback] = [checkpoint]
     if ema_decay is not None:
-        callbacks.append(EMAWeightAveraging(decay=ema_decay))
+        own.append(EMAWeightAveraging(decay=ema_decay))
     if progress:  # Lightning's rich bar would show "Epoch 1/-2" for a run bounded by steps
-        callbacks.append(TQDMProgressBar())
+        own.append(TQDMProgressBar())
     trainer = pl.Trainer(
         max_steps=steps,
         val_check_interval=min(val_every, steps),
         check_val_every_n_epoch=None,
-        callbacks=callbacks,
+        callbacks=[*own, *callbacks],
         logger=CSVLogger(run, name="logs"),
         accelerator="auto",
         devices=1,
@@ -99,6 +101,7 @@ def fit_student(
     val_every: int = 50,
     progress: bool = True,
     ema_decay: float | None = None,
+    callbacks: Sequence[pl.Callback] = (),
 ) -> Path:
     """Seed, build a ``StudentModule`` on ``teacher_checkpoint`` and ``fit_best`` it."""
     pl.seed_everything(seed, workers=True, verbose=False)
@@ -113,7 +116,7 @@ def fit_student(
         eval_tile=eval_tile,
         eval_overlap=eval_overlap,
     )
-    return fit_best(student, data, steps, run, val_every, progress, ema_decay)
+    return fit_best(student, data, steps, run, val_every, progress, ema_decay, callbacks)
 
 
 def publish_checkpoint(source: Path, target: Path) -> Path:

@@ -1,0 +1,33 @@
+"""The run-cost benchmark's timer splits a run into phases that add up to its seconds."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from benchmarks.study_run_cost import PhaseTimer, phases
+from hicd.training.config import NetworkConfig, OptimConfig
+from hicd.training.data import ChangeDataModule, SyntheticConfig
+from hicd.training.runs import fit_best
+from hicd.training.teacher import TeacherModule
+
+
+def test_phases_of_a_tiny_run_add_up(tmp_path) -> None:
+    module = TeacherModule(
+        network=NetworkConfig(pretrained=None, options={"decoder_channels": 8}),
+        optim=OptimConfig(lr=1e-2, warmup_steps=0),
+        crop_size=32,
+    )
+    data = ChangeDataModule(
+        synthetic=SyntheticConfig(train=4, val=2, test=2, size=32), crop_size=32, batch_size=2,
+        num_workers=0,
+    )  # fmt: skip
+    timer = PhaseTimer()
+    started = time.perf_counter()
+    fit_best(module, data, steps=4, run=tmp_path, val_every=2, progress=False, callbacks=[timer])
+    record = {"seconds": time.perf_counter() - started, "score_seconds": 0.5}
+    parts = phases(record, timer)
+    assert all(value >= 0 for value in parts.values())
+    assert parts["steps"] > 0 and parts["validation"] > 0
+    assert sum(parts.values()) == pytest.approx(record["seconds"] + 0.5)
