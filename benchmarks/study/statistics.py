@@ -16,6 +16,7 @@ effect. More seeds shrink only the first, so the half-width with unlimited seeds
 
 from __future__ import annotations
 
+import math
 import statistics as stats
 from collections import defaultdict
 from collections.abc import Iterable
@@ -183,6 +184,91 @@ def compare(found: list[Pair], split: str, setting: str, shared_cells: bool = Fa
         per_fold,  # type: ignore[arg-type]
         *variance_components(diffs),
     )
+
+
+@dataclass
+class PooledComparison:
+    """``A − B`` in pooled F1: per seed, one confusion matrix over every fold's test images
+    for each model (the seeds that pair on every fold), then the mean over those seeds.
+
+    Two sources of uncertainty, estimated apart and added: training (the seeds' spread of the
+    pooled difference, ``seed_sd``) and the test images (``cell_se``, the standard deviation of
+    the seed-averaged pooled difference over a bootstrap of 256² cells resampled within each
+    fold, the same resample for both models and every seed). The interval is
+    ``mean ± t(df) · √(seed_sd² / seeds + cell_se²)`` with Welch–Satterthwaite's df (seeds − 1
+    for the seed part, the cell part as exact); ``boot_low``/``boot_high`` is the cells-only
+    percentile interval. It treats these folds' test images as fixed (a statement about them),
+    where the t-interval over folds treats the folds as a sample of tiles.
+    """
+
+    seeds: int
+    folds: int
+    mean: float
+    seed_sd: float
+    cell_se: float
+    boot_low: float
+    boot_high: float
+    wins: int
+
+    @property
+    def half_width(self) -> float:
+        return float(scipy_stats.t.ppf(0.975, self.df) * self.se)
+
+    @property
+    def se(self) -> float:
+        return (self.seed_sd**2 / self.seeds + self.cell_se**2) ** 0.5
+
+    @property
+    def df(self) -> float:
+        """Welch–Satterthwaite degrees of freedom (the cell part counted as exact)."""
+        seed_part = self.seed_sd**2 / self.seeds
+        return self.se**4 / (seed_part**2 / (self.seeds - 1)) if seed_part > 0 else math.inf
+
+    @property
+    def low(self) -> float:
+        return self.mean - self.half_width
+
+    @property
+    def high(self) -> float:
+        return self.mean + self.half_width
+
+
+def pooled_compare(
+    found: list[Pair], split: str, setting: str, resamples: int = 10_000, seed: int = 0
+) -> PooledComparison | None:
+    """Pooled-F1 statistics of ``A − B`` (see :class:`PooledComparison`); None unless two
+    seeds pair on every fold."""
+    folds = sorted({p.fold for p in found})
+    by_seed: dict[int, dict[str, Pair]] = defaultdict(dict)
+    for pair in found:
+        by_seed[pair.seed][pair.fold] = pair
+    seeds = sorted(s for s, group in by_seed.items() if sorted(group) == folds)
+    if len(seeds) < 2:
+        return None
+
+    def stacked(fold: str, side: str) -> np.ndarray:  # seeds × cells × 4
+        return np.stack(
+            [
+                records.cells(getattr(by_seed[s][fold], side)["scores"][split][setting])
+                for s in seeds
+            ]
+        )
+
+    arrays = {fold: (stacked(fold, "a"), stacked(fold, "b")) for fold in folds}
+    totals = [sum(arrays[f][i].sum(axis=1) for f in folds) for i in (0, 1)]  # seeds × 4
+    diffs = _f1(totals[0]) - _f1(totals[1])
+    rng = np.random.default_rng(seed)
+    boot = np.zeros((2, len(seeds), resamples, 4))
+    for a, b in arrays.values():
+        index = rng.integers(0, a.shape[1], (resamples, a.shape[1]))
+        boot[0] += a[:, index].sum(axis=2)
+        boot[1] += b[:, index].sum(axis=2)
+    resampled = (_f1(boot[0]) - _f1(boot[1])).mean(axis=0)
+    return PooledComparison(
+        len(seeds), len(folds), float(diffs.mean()), float(diffs.std(ddof=1)),
+        float(resampled.std(ddof=1)), float(np.quantile(resampled, 0.025)),
+        float(np.quantile(resampled, 0.975)), int((diffs > 0).sum()),
+    )  # fmt: skip
 
 
 def pooled_f1(runs: list[Record], split: str, setting: str) -> float:

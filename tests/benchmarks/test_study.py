@@ -28,6 +28,7 @@ from benchmarks.study.report import report
 from benchmarks.study.statistics import (
     compare,
     pairs,
+    pooled_compare,
     pooled_f1,
     students,
     variance_components,
@@ -117,6 +118,26 @@ def test_statistics_on_fixture_records():
     assert result.projected_half_width(10) == pytest.approx(with_ten)
 
 
+def test_pooled_comparison_pairs_pooled_f1_per_seed():
+    runs = records.load(FIXTURES)
+    none = students(runs, "levir", "multi-x4", "scratch", "none")
+    hicd = students(runs, "levir", "multi-x4", "scratch", "hicd")
+    result = pooled_compare(pairs(hicd, none), "test", "multi-x4")
+    per_seed = [
+        pooled_f1([r for r in hicd if r["seed"] == s], "test", "multi-x4")
+        - pooled_f1([r for r in none if r["seed"] == s], "test", "multi-x4")
+        for s in (0, 1)
+    ]
+    assert (result.seeds, result.folds) == (2, 2)
+    assert result.mean == pytest.approx(np.mean(per_seed))
+    assert result.seed_sd == pytest.approx(np.std(per_seed, ddof=1))
+    assert result.boot_low <= result.mean <= result.boot_high
+    assert result.low < result.boot_low and result.high > result.boot_high  # seeds add spread
+    # a seed missing on one fold is left out; one seed left cannot give an interval
+    found = [p for p in pairs(hicd, none) if not (p.seed == 1 and p.fold == "test_7")]
+    assert pooled_compare(found, "test", "multi-x4") is None
+
+
 def test_variance_components_split_seeds_from_folds():
     # the same fold means: all the spread is the seeds'
     assert variance_components({"a": [1.0, 3.0], "b": [1.0, 3.0]}) == pytest.approx(
@@ -137,6 +158,7 @@ def test_report_from_fixture_records_gives_known_numbers():
     assert "| scratch: hicd − none | test | 4 | 2 | +4.00 | [-40.47, +48.47] | 44.47 |" in text
     assert "Not chosen yet" in text
     assert "| scratch: hicd − none | 3.54 | 4.27 | 44.47 |" in text
+    assert "| scratch: hicd − none | 2 | +4.00 |" in text  # pooled over the held-out tiles
 
 
 def test_pairs_need_the_same_teacher():
