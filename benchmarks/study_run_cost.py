@@ -49,6 +49,7 @@ class PhaseTimer(pl.Callback):
     def __init__(self) -> None:
         self.steps = self.validation = 0.0
         self.loop_start = self.loop_end = self._mark = 0.0
+        self.batches = self.validations = 0
 
     def on_train_start(self, trainer, pl_module) -> None:
         self.loop_start = time.perf_counter()
@@ -58,12 +59,14 @@ class PhaseTimer(pl.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self.steps += time.perf_counter() - self._mark
+        self.batches += 1
 
     def on_validation_start(self, trainer, pl_module) -> None:
         self._mark = time.perf_counter()
 
     def on_validation_end(self, trainer, pl_module) -> None:
         self.validation += time.perf_counter() - self._mark
+        self.validations += 1
 
     def on_train_end(self, trainer, pl_module) -> None:
         self.loop_end = time.perf_counter()

@@ -143,11 +143,12 @@ def pooled_table(results: list[tuple[str, PooledComparison]]) -> list[str]:
     if not results:
         return []
     lines = [
-        "Paired differences of pooled F1 on the held-out tiles (F1 points; per seed one confusion "
-        "matrix per model over every fold's test tile, seeds that pair on every fold; 95 % "
+        "Paired differences of pooled F1 on the test images (F1 points; per seed one confusion "
+        "matrix per model over every fold's test images, seeds that pair on every fold; 95 % "
         "interval from the seeds' spread and a 256² cell bootstrap within folds added, "
-        "Welch–Satterthwaite df; added after the per-fold table had been seen: it speaks of "
-        "these six tiles, where the t-interval over folds speaks of tiles in general):",
+        "Welch–Satterthwaite df, slightly conservative; added after the per-fold table had been "
+        "seen: it speaks of images like these folds' test images, where the t-interval over "
+        "folds speaks of new tiles):",
         "",
         "| comparison | seeds | mean | 95 % (seeds + cells) | half-width | df | seed sd | "
         "cell se | 95 % bootstrap (cells) | seeds better |",

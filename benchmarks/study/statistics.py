@@ -197,8 +197,10 @@ class PooledComparison:
     fold, the same resample for both models and every seed). The interval is
     ``mean ± t(df) · √(seed_sd² / seeds + cell_se²)`` with Welch–Satterthwaite's df (seeds − 1
     for the seed part, the cell part as exact); ``boot_low``/``boot_high`` is the cells-only
-    percentile interval. It treats these folds' test images as fixed (a statement about them),
-    where the t-interval over folds treats the folds as a sample of tiles.
+    percentile interval. It speaks of images like these folds' test images (their cells
+    resampled), where the t-interval over folds speaks of new tiles. It leans conservative: the
+    seeds' spread on the same images already holds the seed × cell interaction that the
+    bootstrap of the seed average counts again.
     """
 
     seeds: int

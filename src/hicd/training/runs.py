@@ -38,8 +38,8 @@ def fit_best(
 
     ``ema_decay`` keeps an exponential moving average of the weights (and BatchNorm
     statistics) with Lightning's ``EMAWeightAveraging``; validation and the saved checkpoints
-    then use the averaged weights. ``callbacks`` run after the trainer's own (the EMA update
-    included).
+    then use the averaged weights. ``callbacks`` run after the EMA update and before the
+    checkpoint (Lightning runs ``ModelCheckpoint`` last).
     """
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     checkpoint = checkpoint_callback(run, "best")
