@@ -176,11 +176,11 @@ def resolution_table(results: list[tuple[str, Comparison]]) -> list[str]:
         "paired differences by the method of moments; projected t half-widths with that many "
         "seeds on each of the same folds; *unlimited* is the floor these folds allow):",
         "",
-        "| comparison | seed sd | fold sd | half-width now | 3 seeds | 10 seeds | unlimited |",
+        "| comparison | seed sd | fold sd | half-width now | 5 seeds | 10 seeds | unlimited |",
         "|:---|---:|---:|---:|---:|---:|---:|",
     ]
     for title, r in rows:
-        projected = " | ".join(f"{100 * r.projected_half_width(n):.2f}" for n in (3, 10, math.inf))
+        projected = " | ".join(f"{100 * r.projected_half_width(n):.2f}" for n in (5, 10, math.inf))
         lines.append(
             f"| {title} | {100 * r.seed_sd:.2f} | {100 * r.fold_sd:.2f} | "
             f"{100 * r.half_width:.2f} | {projected} |"
