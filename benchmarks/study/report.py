@@ -60,10 +60,22 @@ def comparison_row(title: str, split: str, result: Comparison) -> str:
     )
 
 
-def _model_row(title: str, runs: list[Record], splits: list[str], setting: str) -> str:
-    """A model's row: runs, folds, seeds, then pooled and per-run F1 on each split."""
+def validation_only(model: tuple[str, str], choice: tuple[str, str] | None) -> bool:
+    """A candidate variant other than the chosen one is reported on validation only: the
+    plan reports only the variant chosen on validation on test data."""
+    return model[1] in CANDIDATES[1:] and model != choice
+
+
+def _model_row(
+    title: str, runs: list[Record], splits: list[str], setting: str, shown: list[str] | None = None
+) -> str:
+    """A model's row: runs, folds, seeds, then pooled and per-run F1 on each split (``–`` on
+    the splits not ``shown``)."""
     cells = [
-        f"{_pct(pooled_f1(runs, s, setting))} | {_pct(mean_f1(runs, s, setting))}" for s in splits
+        f"{_pct(pooled_f1(runs, s, setting))} | {_pct(mean_f1(runs, s, setting))}"
+        if shown is None or s in shown
+        else "– | –"
+        for s in splits
     ]
     return (
         f"| {title} | {len(runs)} | {len({r['fold'] for r in runs})} | "
@@ -82,12 +94,14 @@ def dataset_report(runs: list[Record], dataset: str, setting: str) -> list[str]:
     ]
     for shown in ("clean", setting):
         lines.append(_model_row(f"teacher on {shown}", teachers, splits, shown))
+    choice, _ = choose_variant(runs, "levir", "multi-x4", fold_names("levir"))
     models: dict[tuple[str, str], list[Record]] = {}
     for recipe in RECIPES:
         for label in _labels_present(runs, dataset, setting, recipe):
             group = students(runs, dataset, setting, recipe, label)
             models[(recipe, label)] = group
-            lines.append(_model_row(f"{recipe} {label}", group, splits, setting))
+            shown = ["val"] if validation_only((recipe, label), choice) else splits
+            lines.append(_model_row(f"{recipe} {label}", group, splits, setting, shown))
     lines += ["", "Paired differences of F1 (percentage points; runs paired by fold, seed and "
               "teacher; t-interval over the per-fold means of the seed-averaged differences, "
               "df = folds − 1; bootstrap over 256² cells within folds):", "",
@@ -108,7 +122,6 @@ def dataset_report(runs: list[Record], dataset: str, setting: str) -> list[str]:
         runs, "levir", "multi-x4", fold_names("levir"),
         [(r, "none") for r in RECIPES],
     )  # fmt: skip
-    choice, _ = choose_variant(runs, "levir", "multi-x4", fold_names("levir"))
     distilled = choice or best_by_validation(
         runs, "levir", "multi-x4", fold_names("levir"),
         [(r, "hicd") for r in RECIPES],
@@ -123,6 +136,8 @@ def dataset_report(runs: list[Record], dataset: str, setting: str) -> list[str]:
     on_test: list[tuple[str, Comparison]] = []
     for split in splits:
         for title, a, b in comparisons:
+            if split != "val" and validation_only(a, choice):
+                continue
             found = pairs(models[a], models[b])
             if found:
                 result = compare(found, split, setting, shared_cells=split == "crops")
@@ -132,7 +147,8 @@ def dataset_report(runs: list[Record], dataset: str, setting: str) -> list[str]:
     lines += ["", *resolution_table(on_test), ""]
     pooled = [
         (title, result) for title, a, b in comparisons
-        if (result := pooled_compare(pairs(models[a], models[b]), "test", setting)) is not None
+        if not validation_only(a, choice)
+        and (result := pooled_compare(pairs(models[a], models[b]), "test", setting)) is not None
     ]  # fmt: skip
     lines += [*pooled_table(pooled), ""]
     return lines

@@ -161,6 +161,19 @@ def test_report_from_fixture_records_gives_known_numbers():
     assert "| scratch: hicd − none | 2 | +4.00 |" in text  # pooled over the held-out tiles
 
 
+def test_unchosen_candidates_are_reported_on_validation_only():
+    runs = records.load(FIXTURES)
+    variant = [
+        dict(r, label="hicd λ0.3", config_hash=label_hash("hicd λ0.3"))
+        for r in students(runs, "levir", "multi-x4", "scratch", "hicd")
+    ]
+    text = report(runs + variant)
+    assert "| scratch hicd λ0.3 | 4 | 2 | 2 | – | – | – | – | 84.00 | 84.00 |" in text
+    assert "| scratch: hicd λ0.3 − none | val |" in text
+    assert "hicd λ0.3 − none | test" not in text and "hicd λ0.3 − none | crops" not in text
+    assert "| scratch: hicd − none | test |" in text  # the core comparison stays
+
+
 def test_pairs_need_the_same_teacher():
     runs = records.load(FIXTURES)
     none = students(runs, "levir", "multi-x4", "scratch", "none")
