@@ -21,7 +21,6 @@ ratios are side by side. Run from the repository root with nothing else running:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import statistics
 import tempfile
 import time
@@ -115,12 +114,6 @@ def run_cost(fold_name: str, students: list[str], recipe: str) -> None:
         print_run("all runs", totals)
 
 
-@contextlib.contextmanager
-def bf16() -> object:
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        yield
-
-
 def lever_steps(repeats: int) -> None:
     budget = BUDGETS["cpu"]
     shape = (budget.batch, 3, budget.crop, budget.crop)
@@ -148,7 +141,7 @@ def lever_steps(repeats: int) -> None:
         plain = steps[name]
 
         def autocast(step: Callable[[], None] = plain) -> None:
-            with bf16():
+            with torch.autocast("cpu", dtype=torch.bfloat16):
                 step()
 
         steps[name.replace("fp32", "bf16").replace("channels-last", "bf16 channels-last")] = (

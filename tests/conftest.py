@@ -61,6 +61,27 @@ def write_png(path: Path, array) -> Path:
     return path
 
 
+def tiny_teacher_run():
+    """A teacher module (8 decoder channels, no pretrained weights) and synthetic 32² data for
+    a few-step ``fit_best`` run."""
+    from hicd.training.config import NetworkConfig, OptimConfig
+    from hicd.training.data import ChangeDataModule, SyntheticConfig
+    from hicd.training.teacher import TeacherModule
+
+    module = TeacherModule(
+        network=NetworkConfig(pretrained=None, options={"decoder_channels": 8}),
+        optim=OptimConfig(lr=1e-2, warmup_steps=0),
+        crop_size=32,
+    )
+    data = ChangeDataModule(
+        synthetic=SyntheticConfig(train=4, val=2, test=2, size=32),
+        crop_size=32,
+        batch_size=2,
+        num_workers=0,
+    )
+    return module, data
+
+
 def random_pair(seed: int, size=(32, 48), bands: int = 3, label_values=(0, 255)):
     """A random image pair and a label using ``label_values``."""
     import numpy as np

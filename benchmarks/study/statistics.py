@@ -23,9 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as scipy_stats
 
-from hicd.evaluation.statistics import t_interval
+from hicd.evaluation.statistics import t_half_width, t_interval
 
 from . import records
 from .configs import CANDIDATES, CHOICE_SEEDS, RECIPES, label_hash
@@ -91,14 +90,7 @@ class Comparison:
     def projected_half_width(self, seeds: float) -> float:
         """The t half-width with ``seeds`` seeds on every fold (``math.inf``: the floor)."""
         spread = self.fold_sd**2 + (0.0 if np.isinf(seeds) else self.seed_sd**2 / seeds)
-        return t_half_width(spread**0.5, self.n_folds)
-
-
-def t_half_width(sd: float, n: int, confidence: float = 0.95) -> float:
-    """Half-width of the t-interval of a mean of ``n`` values with standard deviation ``sd``."""
-    if n < 2:
-        return float("nan")
-    return float(scipy_stats.t.ppf(0.5 + confidence / 2, n - 1) * sd / np.sqrt(n))
+        return t_half_width((spread / self.n_folds) ** 0.5, self.n_folds - 1)
 
 
 def variance_components(diffs: dict[str, list[float]]) -> tuple[float, float]:
@@ -108,12 +100,11 @@ def variance_components(diffs: dict[str, list[float]]) -> tuple[float, float]:
     df_within = sum(len(values) - 1 for values in diffs.values())
     if df_within == 0 or len(diffs) < 2:
         return float("nan"), float("nan")
-    seed_var = (
-        sum((v - stats.mean(values)) ** 2 for values in diffs.values() for v in values) / df_within
-    )
-    means = [stats.mean(values) for values in diffs.values()]
+    means = {fold: stats.mean(values) for fold, values in diffs.items()}
+    squares = sum((v - means[fold]) ** 2 for fold, values in diffs.items() for v in values)
+    seed_var = squares / df_within
     seed_part = seed_var * stats.mean(1 / len(values) for values in diffs.values())
-    fold_var = max(0.0, stats.variance(means) - seed_part)
+    fold_var = max(0.0, stats.variance(means.values()) - seed_part)
     return seed_var**0.5, fold_var**0.5
 
 
@@ -214,7 +205,7 @@ class PooledComparison:
 
     @property
     def half_width(self) -> float:
-        return float(scipy_stats.t.ppf(0.975, self.df) * self.se)
+        return t_half_width(self.se, self.df)
 
     @property
     def se(self) -> float:

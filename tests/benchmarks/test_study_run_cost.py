@@ -5,24 +5,14 @@ from __future__ import annotations
 import time
 
 import pytest
+from tests.conftest import tiny_teacher_run
 
 from benchmarks.study_run_cost import PhaseTimer, phases
-from hicd.training.config import NetworkConfig, OptimConfig
-from hicd.training.data import ChangeDataModule, SyntheticConfig
 from hicd.training.runs import fit_best
-from hicd.training.teacher import TeacherModule
 
 
 def test_phases_of_a_tiny_run_add_up(tmp_path) -> None:
-    module = TeacherModule(
-        network=NetworkConfig(pretrained=None, options={"decoder_channels": 8}),
-        optim=OptimConfig(lr=1e-2, warmup_steps=0),
-        crop_size=32,
-    )
-    data = ChangeDataModule(
-        synthetic=SyntheticConfig(train=4, val=2, test=2, size=32), crop_size=32, batch_size=2,
-        num_workers=0,
-    )  # fmt: skip
+    module, data = tiny_teacher_run()
     timer = PhaseTimer()
     started = time.perf_counter()
     fit_best(module, data, steps=4, run=tmp_path, val_every=2, progress=False, callbacks=[timer])

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import lightning.pytorch as pl
 import torch
+from tests.conftest import tiny_teacher_run
 
 from hicd.models.checkpoint import load_model
-from hicd.training.config import NetworkConfig, OptimConfig
-from hicd.training.data import ChangeDataModule, SyntheticConfig
 from hicd.training.runs import fit_best
-from hicd.training.teacher import TeacherModule
 
 
 class StepsSeen(pl.Callback):
@@ -22,17 +20,7 @@ class StepsSeen(pl.Callback):
 
 def test_fit_best_with_ema_saves_the_averaged_weights(tmp_path):
     torch.manual_seed(0)
-    module = TeacherModule(
-        network=NetworkConfig(pretrained=None, options={"decoder_channels": 8}),
-        optim=OptimConfig(lr=1e-2, warmup_steps=0),
-        crop_size=32,
-    )
-    data = ChangeDataModule(
-        synthetic=SyntheticConfig(train=4, val=2, test=2, size=32),
-        crop_size=32,
-        batch_size=2,
-        num_workers=0,
-    )
+    module, data = tiny_teacher_run()
     seen = StepsSeen()
     path = fit_best(
         module, data, steps=4, run=tmp_path, val_every=4, progress=False, ema_decay=0.5,

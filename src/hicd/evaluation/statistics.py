@@ -17,6 +17,14 @@ import numpy as np
 from scipy import stats
 
 
+def t_half_width(standard_error: float, df: float, confidence: float = 0.95) -> float:
+    """Half-width of a two-sided Student-t interval: ``t(df) · standard_error`` (NaN for
+    ``df`` < 1; ``math.inf`` gives the normal quantile)."""
+    if not df >= 1:
+        return float("nan")
+    return float(stats.t.ppf(0.5 + confidence / 2, df) * standard_error)
+
+
 def t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
     """Mean and two-sided Student-t confidence interval of the mean (``(mean, low, high)``);
     the interval is NaN for fewer than two values."""
@@ -24,8 +32,8 @@ def t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float
     mean = float(data.mean())
     if data.size < 2:
         return mean, float("nan"), float("nan")
-    half = stats.t.ppf(0.5 + confidence / 2, data.size - 1) * data.std(ddof=1) / np.sqrt(data.size)
-    return mean, mean - float(half), mean + float(half)
+    half = t_half_width(data.std(ddof=1) / np.sqrt(data.size), data.size - 1, confidence)
+    return mean, mean - half, mean + half
 
 
 def _f1(counts: np.ndarray) -> np.ndarray:
