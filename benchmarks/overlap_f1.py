@@ -20,11 +20,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hicd.evaluation.statistics import f1_from_counts
+
 
 def pooled_f1(cells: np.ndarray) -> float:
     """F1 of the change class from summed [tp, fp, tn, fn] cells, in percent."""
-    tp, fp, _, fn = cells.sum(axis=0)
-    return 100 * 2 * tp / max(2 * tp + fp + fn, 1)
+    return 100 * float(f1_from_counts(cells.sum(axis=0)))
 
 
 def main() -> None:

@@ -118,8 +118,3 @@ def cells(scores: dict[str, list[list[int]]], images: Iterable[str] | None = Non
 def counts(scores: dict[str, list[list[int]]]) -> np.ndarray:
     """The 4 summed counts (tp, fp, tn, fn) of every image of one split and setting."""
     return cells(scores).reshape(-1, 4).sum(axis=0)
-
-
-def f1(total: np.ndarray) -> float:
-    tp, fp, _, fn = (float(v) for v in total)
-    return 2 * tp / (2 * tp + fp + fn) if 2 * tp + fp + fn > 0 else 0.0

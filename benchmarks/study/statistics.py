@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hicd.evaluation.statistics import t_half_width, t_interval
+from hicd.evaluation.statistics import f1_from_counts, t_half_width, t_interval
 
 from . import records
 from .configs import CANDIDATES, CHOICE_SEEDS, RECIPES, label_hash
@@ -33,7 +33,7 @@ Record = records.Record
 
 
 def run_f1(record: Record, split: str, setting: str) -> float:
-    return records.f1(records.counts(record["scores"][split][setting]))
+    return float(f1_from_counts(records.counts(record["scores"][split][setting])))
 
 
 def students(
@@ -108,12 +108,6 @@ def variance_components(diffs: dict[str, list[float]]) -> tuple[float, float]:
     return seed_var**0.5, fold_var**0.5
 
 
-def _f1(counts: np.ndarray) -> np.ndarray:
-    tp, fp, fn = counts[..., 0], counts[..., 1], counts[..., 3]
-    denominator = 2 * tp + fp + fn
-    return np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), 0.0)
-
-
 def bootstrap(
     folds: dict[str, tuple[np.ndarray, np.ndarray]],
     shared_cells: bool = False,
@@ -137,7 +131,9 @@ def bootstrap(
             index = shared
         else:
             index = rng.integers(0, k, (resamples, k))
-        diff = _f1(a[:, index].sum(axis=2)) - _f1(b[:, index].sum(axis=2))  # seeds × resamples
+        diff = f1_from_counts(a[:, index].sum(axis=2)) - f1_from_counts(
+            b[:, index].sum(axis=2)
+        )  # seeds × resamples
         total += diff.mean(axis=0)
     total /= len(folds)
     tail = (1 - confidence) / 2
@@ -249,14 +245,14 @@ def pooled_compare(
 
     arrays = {fold: (stacked(fold, "a"), stacked(fold, "b")) for fold in folds}
     totals = [sum(arrays[f][i].sum(axis=1) for f in folds) for i in (0, 1)]  # seeds × 4
-    diffs = _f1(totals[0]) - _f1(totals[1])
+    diffs = f1_from_counts(totals[0]) - f1_from_counts(totals[1])
     rng = np.random.default_rng(seed)
     boot = np.zeros((2, len(seeds), resamples, 4))
     for a, b in arrays.values():
         index = rng.integers(0, a.shape[1], (resamples, a.shape[1]))
         boot[0] += a[:, index].sum(axis=2)
         boot[1] += b[:, index].sum(axis=2)
-    resampled = (_f1(boot[0]) - _f1(boot[1])).mean(axis=0)
+    resampled = (f1_from_counts(boot[0]) - f1_from_counts(boot[1])).mean(axis=0)
     return PooledComparison(
         len(seeds), len(folds), float(diffs.mean()), float(diffs.std(ddof=1)),
         float(resampled.std(ddof=1)), float(np.quantile(resampled, 0.025)),
@@ -276,7 +272,9 @@ def pooled_f1(runs: list[Record], split: str, setting: str) -> float:
         folds_of[run["seed"]].add(run["fold"])
     folds = set().union(*folds_of.values()) if folds_of else set()
     complete = [seed for seed in by_seed if folds_of[seed] == folds] or list(by_seed)
-    return stats.mean(records.f1(by_seed[seed]) for seed in complete) if by_seed else np.nan
+    return (
+        stats.mean(float(f1_from_counts(by_seed[seed])) for seed in complete) if by_seed else np.nan
+    )
 
 
 def mean_f1(runs: list[Record], split: str, setting: str) -> float:

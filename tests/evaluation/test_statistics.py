@@ -9,7 +9,7 @@ import torch
 
 from hicd.evaluation.metrics import cell_counts, scores_from_counts
 from hicd.evaluation.runner import evaluate_checkpoints
-from hicd.evaluation.statistics import bootstrap_f1, t_interval
+from hicd.evaluation.statistics import bootstrap_f1, f1_from_counts, t_interval
 
 
 def test_t_interval_matches_the_textbook_value():
@@ -66,3 +66,13 @@ def test_evaluate_returns_cells_that_sum_to_the_global_counts(checkpoints, datas
         f1 = float(scores_from_counts(*map(torch.tensor, counts))["f1"])
         assert f1 == pytest.approx(row["f1"])
         assert len(row["cells"]) == 3 * 2 * 3  # 3 pairs of 64×80 in 32-pixel cells
+
+
+def test_f1_from_counts_matches_the_metrics_and_is_vectorised():
+    counts = np.array([[[2, 3, 10, 4], [0, 0, 9, 0]], [[5, 0, 1, 5], [1, 1, 1, 1]]])
+    expected = [
+        [float(scores_from_counts(*(torch.tensor(v) for v in cell))["f1"]) for cell in row]
+        for row in counts
+    ]
+    np.testing.assert_allclose(f1_from_counts(counts), expected)
+    assert f1_from_counts(counts[0, 1]) == 0.0  # no change anywhere: 0, not NaN

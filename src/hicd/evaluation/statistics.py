@@ -36,8 +36,9 @@ def t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float
     return mean, mean - half, mean + half
 
 
-def _f1(counts: np.ndarray) -> np.ndarray:
+def f1_from_counts(counts: np.ndarray) -> np.ndarray:
     """F1 of the change class from (..., 4) counts (tp, fp, tn, fn); 0 where undefined."""
+    counts = np.asarray(counts)
     tp, fp, fn = counts[..., 0], counts[..., 1], counts[..., 3]
     denominator = 2 * tp + fp + fn
     return np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), 0.0)
@@ -77,9 +78,9 @@ def bootstrap_f1(
 
     def statistic(index: np.ndarray, axis: int = -1) -> np.ndarray:
         index = np.asarray(index, dtype=np.int64)
-        value = _f1(runs[:, index].sum(axis=-2)).mean(axis=0)
+        value = f1_from_counts(runs[:, index].sum(axis=-2)).mean(axis=0)
         if others is not None:
-            value = value - _f1(others[:, index].sum(axis=-2)).mean(axis=0)
+            value = value - f1_from_counts(others[:, index].sum(axis=-2)).mean(axis=0)
         return value
 
     cells_index = np.arange(runs.shape[1])
