@@ -144,7 +144,7 @@ def dataset_report(runs: list[Record], dataset: str, setting: str) -> list[str]:
                 lines.append(comparison_row(title, split, result))
                 if split == "test":
                     on_test.append((title, result))
-    lines += ["", *resolution_table(on_test), ""]
+    lines += ["", *resolution_table(on_test), "", *per_fold_table(on_test), ""]
     pooled = [
         (title, result) for title, a, b in comparisons
         if not validation_only(a, choice)
@@ -201,6 +201,25 @@ def resolution_table(results: list[tuple[str, Comparison]]) -> list[str]:
             f"| {title} | {100 * r.seed_sd:.2f} | {100 * r.fold_sd:.2f} | "
             f"{100 * r.half_width:.2f} | {projected} |"
         )
+    return lines
+
+
+def per_fold_table(results: list[tuple[str, Comparison]]) -> list[str]:
+    """Each test comparison's seed-averaged difference on each held-out fold (the values the
+    t-interval over folds is computed from)."""
+    folds = sorted({fold for _, r in results for fold in r.per_fold})
+    if not folds:
+        return []
+    lines = [
+        "Per held-out fold (F1 points; the seed-averaged paired differences that the t-interval "
+        "over folds is computed from):",
+        "",
+        f"| comparison | {' | '.join(folds)} |",
+        f"|:---|{'---:|' * len(folds)}",
+    ]
+    for title, r in results:
+        values = " | ".join(_signed(r.per_fold.get(fold, math.nan)) for fold in folds)
+        lines.append(f"| {title} | {values} |")
     return lines
 
 

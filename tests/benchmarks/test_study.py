@@ -159,6 +159,8 @@ def test_report_from_fixture_records_gives_known_numbers():
     assert "Not chosen yet" in text
     assert "| scratch: hicd − none | 3.54 | 4.27 | 44.47 |" in text
     assert "| scratch: hicd − none | 2 | +4.00 |" in text  # pooled over the held-out tiles
+    assert "| comparison | test_102 | test_7 |" in text  # per held-out fold, fold means
+    assert "| scratch: hicd − none | +0.50 | +7.50 |" in text
 
 
 def test_unchosen_candidates_are_reported_on_validation_only():
