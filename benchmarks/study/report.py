@@ -83,7 +83,10 @@ def _model_row(
     )
 
 
-def dataset_report(runs: list[Record], dataset: str, setting: str) -> list[str]:
+def dataset_report(
+    runs: list[Record], dataset: str, setting: str, choice: tuple[str, str] | None
+) -> list[str]:
+    """One dataset and setting's tables; ``choice`` is the variant chosen on validation."""
     splits = [s for s in ("test", "crops", "val") if dataset == "levir" or s != "crops"]
     lines = [f"## {dataset}, {setting}", ""]
     teachers = [r for r in runs if r["role"] == "teacher" and r["dataset"] == dataset]
@@ -94,7 +97,6 @@ def dataset_report(runs: list[Record], dataset: str, setting: str) -> list[str]:
     ]
     for shown in ("clean", setting):
         lines.append(_model_row(f"teacher on {shown}", teachers, splits, shown))
-    choice, _ = choose_variant(runs, "levir", "multi-x4", fold_names("levir"))
     models: dict[tuple[str, str], list[Record]] = {}
     for recipe in RECIPES:
         for label in _labels_present(runs, dataset, setting, recipe):
@@ -223,9 +225,9 @@ def per_fold_table(results: list[tuple[str, Comparison]]) -> list[str]:
     return lines
 
 
-def choice_report(runs: list[Record]) -> list[str]:
-    folds = fold_names("levir")
-    choice, scores = choose_variant(runs, "levir", "multi-x4", folds)
+def choice_report(
+    choice: tuple[str, str] | None, scores: dict[tuple[str, str], float | None]
+) -> list[str]:
     lines = [
         "## Variant chosen on validation (LEVIR-CD multi ×4, mean validation F1 over all folds, "
         "seeds 0–1)", "", "| recipe | candidate | mean validation F1 |", "|:---|:---|---:|",
@@ -268,8 +270,9 @@ def report(runs: list[Record], budget_name: str = "cpu") -> str:
         f"| {phase} | {done} | {total} |" for phase, done, total in progress(runs, budget_name)
     ]
     lines += ["", "(Runs of the chosen variant are counted once it is chosen.)", ""]
-    lines += choice_report(runs)
+    choice, scores = choose_variant(runs, "levir", "multi-x4", fold_names("levir"))
+    lines += choice_report(choice, scores)
     present = sorted({(r["dataset"], r["setting"]) for r in runs if r["role"] == "student"})
     for dataset, setting in present:
-        lines += dataset_report(runs, dataset, setting)
+        lines += dataset_report(runs, dataset, setting, choice)
     return "\n".join(lines)
