@@ -36,16 +36,37 @@ CHOSEN = "chosen"
 
 UNLABELLED = " +unlabelled"
 """Label suffix: the same configuration trained with unlabelled pairs as well
-(``data.unlabelled_root``: label-free distillation on imagery that is no test image)."""
+(``data.unlabelled_root``: label-free distillation on imagery that is no test image), the
+student's BatchNorm running statistics left to the labelled imagery (``unlabelled_bn="batch"``,
+the library default)."""
+
+UNLABELLED_BN_UPDATED = " +unlabelled (BN updated)"
+"""Label suffix of the first label-free runs: the unlabelled batches also updated the student's
+BatchNorm running statistics (``unlabelled_bn="update"``, the only behaviour before the option
+existed; those records carry the label ``hicd +unlabelled`` and the hash mark ``u``)."""
+
+UNLABELLED_MODES = {UNLABELLED: ("ub", "batch"), UNLABELLED_BN_UPDATED: ("u", "update")}
+"""Suffix → (hash mark, the student's ``unlabelled_bn``)."""
+
+
+def _suffix(label: str) -> str | None:
+    return next((s for s in UNLABELLED_MODES if label.endswith(s)), None)
 
 
 def base_label(label: str) -> str:
-    """The configuration label without the ``+unlabelled`` suffix."""
-    return label.removesuffix(UNLABELLED)
+    """The configuration label without its unlabelled-data suffix."""
+    suffix = _suffix(label)
+    return label if suffix is None else label.removesuffix(suffix)
 
 
 def uses_unlabelled(label: str) -> bool:
-    return label.endswith(UNLABELLED)
+    return _suffix(label) is not None
+
+
+def unlabelled_bn(label: str) -> str:
+    """The student's ``unlabelled_bn`` for ``label`` (the default without unlabelled data)."""
+    suffix = _suffix(label)
+    return "batch" if suffix is None else UNLABELLED_MODES[suffix][1]
 
 
 def resolve(label: str) -> DistillationConfig:
@@ -53,13 +74,18 @@ def resolve(label: str) -> DistillationConfig:
 
 
 def label_hash(label: str) -> str:
-    """The hash records are matched by: the configuration's, marked ``u`` with unlabelled data."""
-    return config_hash(resolve(label)) + ("u" if uses_unlabelled(label) else "")
+    """The hash records are matched by: the configuration's, marked with unlabelled data
+    (``ub``; ``u`` for the runs whose unlabelled batches updated the BatchNorm statistics)."""
+    suffix = _suffix(label)
+    return config_hash(resolve(label)) + ("" if suffix is None else UNLABELLED_MODES[suffix][0])
 
 
 def labels() -> list[str]:
     """Every label a record can carry (each configuration, with and without unlabelled data)."""
-    return [*CONFIGS, *(label + UNLABELLED for label in CONFIGS if label != "none")]
+    return [
+        *CONFIGS,
+        *(label + suffix for suffix in UNLABELLED_MODES for label in CONFIGS if label != "none"),
+    ]
 
 
 def config_hash(config: DistillationConfig) -> str:

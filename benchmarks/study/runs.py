@@ -30,7 +30,7 @@ from hicd.training.runs import fit_best, fit_student
 from hicd.training.teacher import TeacherModule
 
 from . import records
-from .configs import Budget, Regime, label_hash, resolve, uses_unlabelled
+from .configs import Budget, Regime, label_hash, resolve, unlabelled_bn, uses_unlabelled
 from .folds import UNLABELLED_SOURCES, Fold, build_unlabelled
 
 CELL = 256
@@ -158,7 +158,7 @@ def train_student(
         teacher_checkpoint, config, setting, data_module(root, fold, budget, unlabelled), optim, regime.steps,
         folder, seed=seed + 1, init_from_teacher=regime.from_teacher, crop_size=budget.crop,
         eval_tile=budget.eval_tile, eval_overlap=budget.eval_overlap, val_every=budget.val_every, progress=False,
-        ema_decay=budget.ema_decay, callbacks=callbacks,
+        ema_decay=budget.ema_decay, callbacks=callbacks, unlabelled_bn=unlabelled_bn(label),
     )  # fmt: skip
     seconds = time.perf_counter() - started
     started = time.perf_counter()
@@ -167,7 +167,9 @@ def train_student(
         **_base(fold, seed, budget, budget_name), "role": "student", "regime": name,
         "regime_budget": dataclasses.asdict(regime), "setting": setting, "label": label,
         "config": dataclasses.asdict(config), "config_hash": key,
-        "unlabelled": None if unlabelled is None else UNLABELLED_SOURCES, "teacher": teacher["id"],
+        "unlabelled": None if unlabelled is None else UNLABELLED_SOURCES,
+        **({} if unlabelled is None else {"unlabelled_bn": unlabelled_bn(label)}),
+        "teacher": teacher["id"],
         "steps": regime.steps, "chosen_step": chosen_step(checkpoint),
         "seconds": round(seconds, 1), "score_seconds": round(time.perf_counter() - started, 1),
         "finished": records.now(), "scores": scores,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from inspect import signature
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from PIL import Image
 
 from benchmarks.study import records
 from benchmarks.study.cli import main
-from benchmarks.study.configs import CHOSEN, PLAN, label_hash, labels, resolve
+from benchmarks.study.configs import CHOSEN, PLAN, label_hash, labels, resolve, unlabelled_bn
 from benchmarks.study.folds import (
     LEVIR_TILES,
     Fold,
@@ -36,6 +37,7 @@ from benchmarks.study.statistics import (
 from hicd.degradations.settings import DegradationSetting
 from hicd.distillation import DistillationConfig
 from hicd.distillation.config import PRESETS
+from hicd.training.student import StudentModule
 
 FIXTURES = Path(__file__).parent / "fixtures" / "study"
 
@@ -210,7 +212,11 @@ def test_quick_study_trains_records_and_reports(shared_data, mobilenet_weights, 
         "hicd", "hicd +unlabelled", "none",
     ]  # fmt: skip
     free = next(r for r in runs if r.get("label") == "hicd +unlabelled")
-    assert free["unlabelled"] and free["scores"]["test"]["multi-x4"]["test_7"]
+    assert (
+        free["unlabelled"]
+        and free["unlabelled_bn"] == "batch"
+        and free["scores"]["test"]["multi-x4"]["test_7"]
+    )
     assert "finetune: hicd +unlabelled − hicd" in capsys.readouterr().out
     before = {p: p.read_bytes() for p in (tmp_path / "r").glob("*/*/*.json")}
     main(["--quick", "--results", str(tmp_path / "r"), "--work", str(tmp_path / "w")])
@@ -221,8 +227,18 @@ def test_quick_study_trains_records_and_reports(shared_data, mobilenet_weights, 
 def test_study_configurations_stay_tied_to_the_library():
     assert resolve("hicd") == DistillationConfig()
     assert resolve("hicd λ1") == DistillationConfig(**PRESETS["hicd-finetune"])
-    assert resolve("hicd +unlabelled") == resolve("hicd")
-    assert label_hash("hicd +unlabelled") != label_hash("hicd")
+    assert (
+        resolve("hicd +unlabelled") == resolve("hicd +unlabelled (BN updated)") == resolve("hicd")
+    )
+    hashes = {label_hash(x) for x in ("hicd", "hicd +unlabelled", "hicd +unlabelled (BN updated)")}
+    assert len(hashes) == 3
+    # the first label-free records (before unlabelled_bn existed) keep their hash mark
+    assert label_hash("hicd +unlabelled (BN updated)") == label_hash("hicd") + "u"
+    assert (
+        unlabelled_bn("hicd +unlabelled")
+        == signature(StudentModule).parameters["unlabelled_bn"].default
+    )
+    assert unlabelled_bn("hicd +unlabelled (BN updated)") == "update"
 
 
 def test_progress_counts_the_plans_runs_from_records():

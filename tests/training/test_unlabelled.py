@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch import nn
 
 from hicd.cli.main import main
 from hicd.data import IGNORE_INDEX
@@ -167,6 +168,39 @@ def test_the_unlabelled_batch_trains_on_the_distillation_terms_alone(teacher_che
     torch.testing.assert_close(logged["unlabelled/loss"], unlabelled_loss)
     torch.testing.assert_close(loss, labelled_loss + 0.5 * unlabelled_loss)
     assert loss.requires_grad
+
+
+def _running_statistics(module: StudentModule) -> list[torch.Tensor]:
+    return [b.clone() for name, b in module.model.named_buffers() if "running_" in name]
+
+
+@pytest.mark.parametrize("mode", ["batch", "update"])
+def test_unlabelled_batches_leave_the_running_statistics_unless_asked(teacher_checkpoint, mode):
+    """``unlabelled_bn="batch"`` (the default): the student's BatchNorm running statistics,
+    which inference uses, come from the labelled batches alone; ``update``: from both."""
+    steps = {}
+    for part in (LABELLED, "both"):
+        torch.manual_seed(0)  # the same student and degradations both times
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            module = StudentModule(str(teacher_checkpoint), crop_size=64, unlabelled_bn=mode)
+        module.train().log_loss = lambda *args: None
+        batch = pairs(count=2)
+        if part == "both":  # other imagery, far from the labelled pairs' statistics
+            other = pairs(count=2, seed=1, labels=False)
+            other |= {"t1": other["t1"] * 0.1, "t2": other["t2"] * 0.1}
+            batch = {LABELLED: batch, UNLABELLED: other}
+        module.training_step(module.on_after_batch_transfer(batch, 0), 0)
+        steps[part] = _running_statistics(module)
+        norms = [m for m in module.model.modules() if isinstance(m, nn.BatchNorm2d)]
+        assert norms and all(m.track_running_stats for m in norms)  # restored after the step
+    same = all(torch.equal(a, b) for a, b in zip(steps[LABELLED], steps["both"], strict=True))
+    assert same == (mode == "batch")
+
+
+def test_an_unknown_unlabelled_bn_mode_is_refused(teacher_checkpoint):
+    with pytest.raises(ConfigError, match=r"model\.unlabelled_bn: must be one of batch, update"):
+        StudentModule(str(teacher_checkpoint), unlabelled_bn="frozen")
 
 
 def test_teacher_and_method_none_refuse_unlabelled_data(

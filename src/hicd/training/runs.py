@@ -102,6 +102,7 @@ def fit_student(
     progress: bool = True,
     ema_decay: float | None = None,
     callbacks: Sequence[pl.Callback] = (),
+    unlabelled_bn: str = "batch",
 ) -> Path:
     """Seed, build a ``StudentModule`` on ``teacher_checkpoint`` and ``fit_best`` it."""
     pl.seed_everything(seed, workers=True, verbose=False)
@@ -115,6 +116,7 @@ def fit_student(
         crop_size=crop_size,
         eval_tile=eval_tile,
         eval_overlap=eval_overlap,
+        unlabelled_bn=unlabelled_bn,
     )
     return fit_best(student, data, steps, run, val_every, progress, ema_decay, callbacks)
 

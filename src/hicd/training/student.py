@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,7 +16,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from hicd.defaults import SETTING
 from hicd.degradations import DegradationSetting, Degrader
 from hicd.distillation import METHODS, DistillationConfig, DistillationOutput, Distiller
-from hicd.distillation.batchnorm import recalibrate_batchnorm
+from hicd.distillation.batchnorm import batch_statistics, recalibrate_batchnorm
 from hicd.errors import ConfigError
 from hicd.models import ChangeDetectionModel
 from hicd.models.checkpoint import CheckpointInfo, load_model
@@ -24,6 +25,9 @@ from hicd.models.losses import TaskLossConfig
 from hicd.training.base import Batch, ChangeModule, batch_size_of
 from hicd.training.config import NetworkConfig, OptimConfig, as_config, check_path
 from hicd.training.data import LABELLED, UNLABELLED
+
+UNLABELLED_BN_MODES = ("batch", "update")
+"""How the student's BatchNorm layers treat unlabelled batches (``unlabelled_bn``)."""
 
 
 class StudentModule(ChangeModule):
@@ -62,6 +66,11 @@ class StudentModule(ChangeModule):
         eval_tile: validation/test window (set by the CLI from ``data.eval_tile``).
         eval_overlap: overlap of those windows (None: the default rule).
         unlabelled_weight: factor of the unlabelled batches' loss (with ``data.unlabelled_root``).
+        unlabelled_bn: how the student's BatchNorm layers treat unlabelled batches: ``batch``
+            (normalise with the batch's statistics as in any training step, but leave the
+            running statistics, which inference uses, to the labelled imagery) or ``update``
+            (also update the running statistics; imagery from another domain then shifts
+            them).
     """
 
     role = "student"
@@ -81,6 +90,7 @@ class StudentModule(ChangeModule):
         eval_tile: int | None = None,
         unlabelled_weight: float = 1.0,
         eval_overlap: int | None = None,
+        unlabelled_bn: Literal["batch", "update"] = "batch",
     ) -> None:
         super().__init__(optim, crop_size, eval_tile, loss, eval_overlap)
         self._save_plain_hyperparameters()
@@ -89,6 +99,12 @@ class StudentModule(ChangeModule):
         if not unlabelled_weight >= 0:
             raise ConfigError(f"model.unlabelled_weight: must be >= 0, got {unlabelled_weight}")
         self.unlabelled_weight = float(unlabelled_weight)
+        if unlabelled_bn not in UNLABELLED_BN_MODES:
+            raise ConfigError(
+                f"model.unlabelled_bn: must be one of {', '.join(UNLABELLED_BN_MODES)}, got "
+                f"{unlabelled_bn!r}"
+            )
+        self.unlabelled_bn = unlabelled_bn
         self.distillation = as_config(DistillationConfig, distillation, "model.distillation")
         self.setting = DegradationSetting.parse(degradation)
         self.degraded_date = degraded_date
@@ -240,7 +256,9 @@ class StudentModule(ChangeModule):
         loss = terms["cd"] + out.loss
         if UNLABELLED in batch:
             # No labels: the distillation terms alone (the task loss is never computed).
-            free = self._distil(batch[UNLABELLED], scale)
+            keep = batch_statistics(self.model) if self.unlabelled_bn == "batch" else nullcontext()
+            with keep:
+                free = self._distil(batch[UNLABELLED], scale)
             loss = loss + self.unlabelled_weight * free.loss
             terms |= {f"{UNLABELLED}/{name}": value for name, value in free.terms.items()}
             terms[f"{UNLABELLED}/loss"] = free.loss
