@@ -46,6 +46,13 @@ def chosen_step(path: Path) -> int:
     return int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
 
 
+def trained_unlabelled_bn(path: Path) -> str:
+    """The ``unlabelled_bn`` a student checkpoint was trained with (from its hyperparameters)."""
+    return torch.load(path, map_location="cpu", weights_only=True)["hyper_parameters"][
+        "unlabelled_bn"
+    ]
+
+
 def data_module(
     root: Path, fold: Fold, budget: Budget, unlabelled: Path | None = None
 ) -> ChangeDataModule:
@@ -168,7 +175,7 @@ def train_student(
         "regime_budget": dataclasses.asdict(regime), "setting": setting, "label": label,
         "config": dataclasses.asdict(config), "config_hash": key,
         "unlabelled": None if unlabelled is None else UNLABELLED_SOURCES,
-        **({} if unlabelled is None else {"unlabelled_bn": unlabelled_bn(label)}),
+        **({} if unlabelled is None else {"unlabelled_bn": trained_unlabelled_bn(checkpoint)}),
         "teacher": teacher["id"],
         "steps": regime.steps, "chosen_step": chosen_step(checkpoint),
         "seconds": round(seconds, 1), "score_seconds": round(time.perf_counter() - started, 1),

@@ -1,6 +1,7 @@
 """Label-free distillation: ``data.unlabelled_root`` checked, one unlabelled batch per labelled
-batch, the unlabelled one trained by the distillation terms alone, refused for teachers and
-method ``none``, and a short ``hicd fit`` end to end."""
+batch, the unlabelled one trained by the distillation terms alone (normalised with its own
+BatchNorm statistics, which it leaves untouched unless ``unlabelled_bn="update"``), refused for
+teachers and method ``none``, and a short ``hicd fit`` end to end."""
 
 from __future__ import annotations
 
@@ -170,30 +171,39 @@ def test_the_unlabelled_batch_trains_on_the_distillation_terms_alone(teacher_che
     assert loss.requires_grad
 
 
-def _running_statistics(module: StudentModule) -> list[torch.Tensor]:
-    return [b.clone() for name, b in module.model.named_buffers() if "running_" in name]
+def _norms(module: StudentModule) -> list[nn.Module]:
+    return [m for m in module.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
 
 
 @pytest.mark.parametrize("mode", ["batch", "update"])
 def test_unlabelled_batches_leave_the_running_statistics_unless_asked(teacher_checkpoint, mode):
-    """``unlabelled_bn="batch"`` (the default): the student's BatchNorm running statistics,
-    which inference uses, come from the labelled batches alone; ``update``: from both."""
-    steps = {}
+    """``unlabelled_bn="batch"`` (the default): the unlabelled batch is normalised with its own
+    statistics, as in any training step, and the student's running statistics (and
+    ``num_batches_tracked``), which inference uses, come from the labelled batches alone;
+    ``update``: from both."""
+    steps, calls = {}, []
     for part in (LABELLED, "both"):
         torch.manual_seed(0)  # the same student and degradations both times
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             module = StudentModule(str(teacher_checkpoint), crop_size=64, unlabelled_bn=mode)
         module.train().log_loss = lambda *args: None
+        norms = _norms(module)
+        if part == "both":  # how the first BatchNorm normalises in each forward pass
+            norms[0].register_forward_pre_hook(
+                lambda m, _: calls.append((m.training, m.track_running_stats))
+            )
         batch = pairs(count=2)
         if part == "both":  # other imagery, far from the labelled pairs' statistics
             other = pairs(count=2, seed=1, labels=False)
             other |= {"t1": other["t1"] * 0.1, "t2": other["t2"] * 0.1}
             batch = {LABELLED: batch, UNLABELLED: other}
         module.training_step(module.on_after_batch_transfer(batch, 0), 0)
-        steps[part] = _running_statistics(module)
-        norms = [m for m in module.model.modules() if isinstance(m, nn.BatchNorm2d)]
-        assert norms and all(m.track_running_stats for m in norms)  # restored after the step
+        steps[part] = [b.clone() for m in norms for b in m.buffers()]
+        assert norms and all(m.training and m.track_running_stats for m in norms)  # restored
+    # labelled, then unlabelled forward: batch statistics both times (train mode); tracked
+    # (the running statistics updated) on the unlabelled one only with "update"
+    assert calls == [(True, True), (True, mode == "update")]
     same = all(torch.equal(a, b) for a, b in zip(steps[LABELLED], steps["both"], strict=True))
     assert same == (mode == "batch")
 

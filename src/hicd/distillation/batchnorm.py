@@ -1,11 +1,14 @@
-"""How the frozen teacher's BatchNorm layers normalise during distillation.
+"""How BatchNorm layers normalise during distillation: the frozen teacher's, and the student's
+on unlabelled batches.
 
 A student trains in train mode (each BatchNorm uses its batch's statistics) while a frozen
 teacher runs in eval mode (its stored running statistics). Where the two differ, correlations
 of teacher and student features differ even for identical weights and inputs, and the student
 is pulled towards that artefact. Two remedies: normalise the teacher with its own batch's
 statistics (:func:`batch_statistics`), or re-estimate its running statistics on the clean
-training crops before stage 2 (:func:`recalibrate_batchnorm`).
+training crops before stage 2 (:func:`recalibrate_batchnorm`). The student's forward pass on
+unlabelled batches runs in :func:`batch_statistics` too, so imagery from another domain never
+enters the running statistics that inference uses.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import EMAWeightAveraging, TQDMProgressBar
@@ -102,7 +103,7 @@ def fit_student(
     progress: bool = True,
     ema_decay: float | None = None,
     callbacks: Sequence[pl.Callback] = (),
-    unlabelled_bn: str = "batch",
+    unlabelled_bn: Literal["batch", "update"] = "batch",
 ) -> Path:
     """Seed, build a ``StudentModule`` on ``teacher_checkpoint`` and ``fit_best`` it."""
     pl.seed_everything(seed, workers=True, verbose=False)

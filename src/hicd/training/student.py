@@ -40,7 +40,8 @@ class StudentModule(ChangeModule):
     With ``data.unlabelled_root`` a training batch is ``{"labelled": ..., "unlabelled": ...}``:
     both parts are degraded alike; the labelled one trains as above (L_CD + scale·distillation),
     the unlabelled one adds ``unlabelled_weight·scale·distillation`` with no task loss (its
-    terms are logged as ``train/unlabelled/<term>``).
+    terms are logged as ``train/unlabelled/<term>``); by default it leaves the student's BatchNorm
+    running statistics to the labelled imagery (``unlabelled_bn``).
     Validation and test degrade the whole images deterministically (``degradation_seed`` and
     the image names), so every epoch scores the same inputs. Degraded images are rounded to the
     batch's ``levels`` (the source's integer levels), exactly as ``hicd evaluate`` and
