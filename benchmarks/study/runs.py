@@ -42,15 +42,10 @@ def checkpoint_id(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
-def chosen_step(path: Path) -> int:
-    return int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
-
-
-def trained_unlabelled_bn(path: Path) -> str:
-    """The ``unlabelled_bn`` a student checkpoint was trained with (from its hyperparameters)."""
-    return torch.load(path, map_location="cpu", weights_only=True)["hyper_parameters"][
-        "unlabelled_bn"
-    ]
+def trained(path: Path) -> tuple[int, dict[str, Any]]:
+    """A checkpoint's step (the one chosen on validation) and its hyperparameters, in one load."""
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    return int(saved["global_step"]), saved["hyper_parameters"]
 
 
 def data_module(
@@ -136,7 +131,7 @@ def train_teacher(
     record = {
         **_base(fold, seed, budget, budget_name), "role": "teacher",
         "id": checkpoint_id(checkpoint), "steps": budget.teacher_steps,
-        "chosen_step": chosen_step(checkpoint), "seconds": round(seconds, 1),
+        "chosen_step": trained(checkpoint)[0], "seconds": round(seconds, 1),
         "score_seconds": round(time.perf_counter() - started, 1), "finished": records.now(),
         "scores": scores,
     }  # fmt: skip
@@ -170,14 +165,15 @@ def train_student(
     seconds = time.perf_counter() - started
     started = time.perf_counter()
     scores = score(checkpoint, root, fold, [setting], budget)
+    step, hyper_parameters = trained(checkpoint)
     record = {
         **_base(fold, seed, budget, budget_name), "role": "student", "regime": name,
         "regime_budget": dataclasses.asdict(regime), "setting": setting, "label": label,
         "config": dataclasses.asdict(config), "config_hash": key,
         "unlabelled": None if unlabelled is None else UNLABELLED_SOURCES,
-        **({} if unlabelled is None else {"unlabelled_bn": trained_unlabelled_bn(checkpoint)}),
+        **({} if unlabelled is None else {"unlabelled_bn": hyper_parameters["unlabelled_bn"]}),
         "teacher": teacher["id"],
-        "steps": regime.steps, "chosen_step": chosen_step(checkpoint),
+        "steps": regime.steps, "chosen_step": step,
         "seconds": round(seconds, 1), "score_seconds": round(time.perf_counter() - started, 1),
         "finished": records.now(), "scores": scores,
     }  # fmt: skip
