@@ -35,7 +35,7 @@ from hicd.data.io import (
 from hicd.data.layouts import layout_pairs
 from hicd.data.pairing import PairFiles, pair_folders
 from hicd.defaults import LAYOUT
-from hicd.errors import ConfigError, DataError, HicdError
+from hicd.errors import ConfigError, DataError, HicdError, check_choice
 from hicd.inference.device import resolve_device
 from hicd.inference.engine import DEFAULT_ENGINE, OnnxNetwork, build_engine, check_engine
 from hicd.inference.scene import (
@@ -477,8 +477,7 @@ def predict_folders_distributed(
     for name, value in (("--devices", devices), ("--num-nodes", num_nodes)):
         if value < 1:
             raise ConfigError(f"{name} must be at least 1, got {value}")
-    if strategy not in STRATEGIES:
-        raise ConfigError(f"--strategy {strategy!r} is not one of {', '.join(STRATEGIES)}")
+    check_choice(strategy, STRATEGIES, "--strategy")
     accelerator = _accelerator(device)
     per_process_threads = max(1, (threads or torch.get_num_threads()) // devices)
     if strategy == "auto" and devices * num_nodes > 1:

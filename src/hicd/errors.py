@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class HicdError(Exception):
@@ -22,3 +26,12 @@ def cwd_note(path: str | Path) -> str:
     if Path(path).is_absolute():
         return ""
     return f" (relative paths are taken from the current folder, {Path.cwd()})"
+
+
+def check_choice(
+    value: T, choices: Collection[T], option: str, error: type[HicdError] = ConfigError
+) -> T:
+    """``value`` if it is one of ``choices``, else ``error`` naming ``option`` and the choices."""
+    if value not in choices:
+        raise error(f"{option}: {value!r} is not one of {', '.join(map(str, choices))}")
+    return value

@@ -148,7 +148,7 @@ def test_options_are_checked_and_keywords_kept(tmp_path: Path) -> None:
         EvaluateOptions(examples=-1)
     with pytest.raises(ConfigError, match="--overlap must be in"):
         EvaluateOptions(tile=32, overlap=32)
-    with pytest.raises(ConfigError, match="--date must be one of"):
+    with pytest.raises(ConfigError, match="--date: 't3' is not one of t1, t2"):
         DegradeOptions(date="t3")
     with pytest.raises(TypeError, match=r"unexpected keyword argument.*bogus"):
         evaluate_checkpoints([tmp_path / "c.ckpt"], tmp_path, bogus=1)

@@ -27,7 +27,7 @@ def test_levir_cd(tmp_path, png_writer, pair_maker) -> None:
         dataset = LEVIRCD(tmp_path, split=split)
         assert dataset.names == [f"{split}_1", f"{split}_2"]
         assert set(dataset[0]["mask"].unique().tolist()) <= {0, 1}
-    with pytest.raises(DataError, match="split must be one of train, val, test"):
+    with pytest.raises(DataError, match="split: 'trian' is not one of train, val, test"):
         LEVIRCD(tmp_path, split="trian")
 
 

@@ -45,9 +45,9 @@ def test_layout_pairs_of_a_split_and_of_every_split(layout_dataset) -> None:
     bandon = layout_dataset("bandon")
     assert BANDON.present_splits(bandon) == ["train", "test"]
     assert len(layout_pairs(bandon, "bandon")) == 3
-    with pytest.raises(ConfigError, match="--layout 'levir' is not one of generic, levir_cd"):
+    with pytest.raises(ConfigError, match="--layout: 'levir' is not one of generic, levir_cd"):
         layout_pairs(levir, "levir")
-    with pytest.raises(DataError, match="split must be one of train, val, test; got 'dev'"):
+    with pytest.raises(DataError, match="split: 'dev' is not one of train, val, test"):
         layout_pairs(levir, "levir_cd", "dev")
     with pytest.raises(DataError, match="no split folder found"):
         layout_pairs(bandon, "levir_cd")

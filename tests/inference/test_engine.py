@@ -90,7 +90,7 @@ def test_a_network_that_does_not_export_falls_back_to_torch(
 
 
 def test_engine_names_are_checked():
-    with pytest.raises(ConfigError, match="--engine 'tensorrt'"):
+    with pytest.raises(ConfigError, match="--engine: 'tensorrt' is not one of"):
         check_engine("tensorrt")
     assert check_engine("onnx") == "onnx"
 

@@ -61,6 +61,7 @@ def test_mixed_student_degrades_a_drawn_date_per_sample(teacher_checkpoint):
     assert torch.equal(again["student_t2"], out["student_t2"])
     info = module.checkpoint_info()
     assert (info.degradation, info.degraded_date) == ("mixed", "either")
+    assert (info.extra["unlabelled_weight"], info.extra["unlabelled_bn"]) == (1.0, "batch")
     dated = StudentModule(str(teacher_checkpoint), degradation="multi-x4@t1", crop_size=64)
     assert dated.checkpoint_info().degraded_date == "t1"
 

@@ -209,7 +209,9 @@ def test_unlabelled_batches_leave_the_running_statistics_unless_asked(teacher_ch
 
 
 def test_an_unknown_unlabelled_bn_mode_is_refused(teacher_checkpoint):
-    with pytest.raises(ConfigError, match=r"model\.unlabelled_bn: must be one of batch, update"):
+    with pytest.raises(
+        ConfigError, match=r"model\.unlabelled_bn: 'frozen' is not one of batch, update"
+    ):
         StudentModule(str(teacher_checkpoint), unlabelled_bn="frozen")
 
 

@@ -7,12 +7,11 @@ from typing import Any, ClassVar
 
 from hicd.data.dataset import PairDataset
 from hicd.data.pairing import PairFiles, pair_folders
-from hicd.errors import DataError
+from hicd.errors import DataError, check_choice
 
 
 def _split_root(root: str | Path, split: str, splits: tuple[str, ...]) -> Path:
-    if split not in splits:
-        raise DataError(f"split must be one of {', '.join(splits)}; got {split!r}")
+    check_choice(split, splits, "split", DataError)
     folder = Path(root) / split
     if not folder.is_dir():
         raise DataError(f"{folder}: split folder not found")
@@ -112,8 +111,7 @@ class BANDON(PairDataset):
         root = Path(root)
         pairs = []
         for name in cls.present_splits(root) if split is None else [split]:
-            if name not in cls.splits:
-                raise DataError(f"split must be one of {', '.join(cls.splits)}; got {name!r}")
+            check_choice(name, cls.splits, "split", DataError)
             pairs += read_bandon_list(root, bandon_list_path(root, name))
         return pairs if labels else [PairFiles(p.name, p.t1, p.t2) for p in pairs]
 

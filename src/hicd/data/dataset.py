@@ -21,7 +21,7 @@ from hicd.data.io import (
 )
 from hicd.data.pairing import PairFiles, index_folder, pair_folders, read_name_list
 from hicd.degradations import DATES, DegradationSetting, Degrader
-from hicd.errors import DataError
+from hicd.errors import DataError, check_choice
 
 Sample = dict[str, Any]
 Date = Literal["t1", "t2"]
@@ -65,8 +65,7 @@ class PairDataset(Dataset[Sample]):
     ) -> None:
         if not pairs:
             raise DataError("no image pairs found")
-        if degraded_date not in ("t1", "t2"):
-            raise DataError(f"degraded_date must be 't1' or 't2', got {degraded_date!r}")
+        check_choice(degraded_date, DATES, "degraded_date", DataError)
         self.pairs = list(pairs)
         self.transform = transform
         self.bands = bands

@@ -35,7 +35,7 @@ from hicd.defaults import (
 )
 from hicd.degradations.degrader import Degrader
 from hicd.degradations.settings import DATES, DegradationSetting
-from hicd.errors import ConfigError
+from hicd.errors import ConfigError, check_choice
 
 MANIFEST = "degradation.json"
 MANIFEST_KEYS = ("setting", "seed", "date", "images", "files")
@@ -67,8 +67,8 @@ class DegradeOptions:
     split: str | None = split_option()
 
     def __post_init__(self) -> None:
-        if self.date is not None and self.date not in DATES:
-            raise ConfigError(f"--date must be one of {', '.join(DATES)}, got {self.date!r}")
+        if self.date is not None:
+            check_choice(self.date, DATES, "--date")
         layout_class(self.layout)
 
     def resolve_date(self, setting: DegradationSetting) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 from hicd.data.adapters import BANDON, LEVIRCD, SVCD
 from hicd.data.dataset import BitemporalDataset, PairDataset, replace_t2
 from hicd.data.pairing import PairFiles
-from hicd.errors import ConfigError
+from hicd.errors import check_choice
 
 LAYOUTS: dict[str, Any] = {
     "generic": BitemporalDataset,
@@ -30,9 +30,7 @@ LAYOUTS: dict[str, Any] = {
 
 def layout_class(layout: str, option: str = "--layout") -> Any:
     """The dataset class of ``layout``; an unknown layout is a ConfigError naming ``option``."""
-    if layout not in LAYOUTS:
-        raise ConfigError(f"{option} {layout!r} is not one of {', '.join(LAYOUTS)}")
-    return LAYOUTS[layout]
+    return LAYOUTS[check_choice(layout, LAYOUTS, option)]
 
 
 def layout_splits(root: str | Path, layout: str, split: str | None) -> list[str | None]:

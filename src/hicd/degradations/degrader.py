@@ -12,7 +12,7 @@ from hicd.degradations.draws import sample_generator
 from hicd.degradations.ops import Op, run_plans
 from hicd.degradations.sampling import Plan, sample_plan
 from hicd.degradations.settings import DATES, DegradationSetting
-from hicd.errors import ConfigError, HicdError
+from hicd.errors import ConfigError, HicdError, check_choice
 
 Levels = float | Sequence[float] | Tensor
 
@@ -91,8 +91,7 @@ class Degrader:
         ``__call__``; ``mixed`` adds ``"drawn"`` (the setting applied, e.g.
         ``resolution-x3.17``, ``single-jpeg-s2``, ``clean``) and ``"date"``.
         """
-        if date not in DATES:
-            raise ConfigError(f"{self!r}: date must be one of {DATES}, got {date!r}")
+        check_choice(date, DATES, f"{self!r}: date")
         self._check_images(t1)
         self._check_images(t2)
         if t1.shape != t2.shape:

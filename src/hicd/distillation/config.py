@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hicd.errors import ConfigError
+from hicd.errors import ConfigError, check_choice
 
 TEACHER_BN_MODES = ("batch", "recalibrate", "running")
 """How the frozen teacher's BatchNorm layers normalise (see ``DistillationConfig.teacher_bn``)."""
@@ -82,22 +82,13 @@ class DistillationConfig:
     lambda_kd: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.method not in METHOD_NAMES:
-            raise ConfigError(
-                f"distillation.method: {self.method!r} is not one of {', '.join(METHOD_NAMES)}"
-            )
+        check_choice(self.method, METHOD_NAMES, "distillation.method")
         weights = ("lambda_sfd", "lambda_cfd", "w_self", "w_cross", "w_global", "lambda_kd")
         for name in weights:
             if getattr(self, name) < 0:
                 raise ConfigError(f"distillation.{name}: must be ≥ 0, got {getattr(self, name)}")
-        for option, value, choices in (
-            ("teacher_bn", self.teacher_bn, TEACHER_BN_MODES),
-            ("reduction", self.reduction, REDUCTIONS),
-        ):
-            if value not in choices:
-                raise ConfigError(
-                    f"distillation.{option}: {value!r} is not one of {', '.join(choices)}"
-                )
+        check_choice(self.teacher_bn, TEACHER_BN_MODES, "distillation.teacher_bn")
+        check_choice(self.reduction, REDUCTIONS, "distillation.reduction")
         for option in ("recalibrate_batches", "warmup_steps"):
             if getattr(self, option) < 0:
                 raise ConfigError(

@@ -45,7 +45,7 @@ from hicd.defaults import (
     value_scale_option,
 )
 from hicd.degradations import DATES, DegradationSetting, expand_settings
-from hicd.errors import ConfigError, DataError
+from hicd.errors import ConfigError, DataError, check_choice
 from hicd.evaluation.examples import ExampleCollector
 from hicd.evaluation.metrics import ChangeMetrics, cell_counts
 from hicd.evaluation.results import Progress, Score, check_out
@@ -127,8 +127,7 @@ class EvaluateOptions:
             object.__setattr__(self, "names", tuple(self.names))
         if self.examples < 0 or self.workers < 0 or (self.batch_size or 1) < 1:
             raise ConfigError("--examples and --workers must be >= 0 and --batch-size >= 1")
-        if self.date not in DATES:
-            raise ConfigError(f"--date must be one of {', '.join(DATES)}, got {self.date!r}")
+        check_choice(self.date, DATES, "--date")
         check_engine(self.engine)
         layout_class(self.layout)
         Tiling.check_options(self.tile, self.overlap)  # an explicit tile/overlap checked now

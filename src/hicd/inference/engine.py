@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from hicd._version import __version__
 from hicd.atomic import atomic_path
 from hicd.defaults import ENGINE
-from hicd.errors import ConfigError
+from hicd.errors import ConfigError, check_choice
 from hicd.inference import export as inference_export
 from hicd.inference.export import write_onnx
 from hicd.models import export as model_export
@@ -201,9 +201,7 @@ class OnnxNetwork(nn.Module):
 
 def check_engine(engine: str) -> str:
     """``engine`` if it is one of :data:`ENGINES`, else a ConfigError naming ``--engine``."""
-    if engine not in ENGINES:
-        raise ConfigError(f"--engine {engine!r} is not one of {', '.join(ENGINES)}")
-    return engine
+    return check_choice(engine, ENGINES, "--engine")
 
 
 def warn(message: str) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from hicd.atomic import atomic_path, refuse_existing, refuse_input_clobbering
-from hicd.errors import ConfigError
+from hicd.errors import ConfigError, check_choice
 from hicd.models import ChangeDetectionModel, LogitsOnly, export_onnx
 from hicd.models.checkpoint import CheckpointInfo, load_model
 
@@ -81,8 +81,7 @@ def export_checkpoint(
     ``out`` must end in the format's suffix (:data:`SUFFIXES`); an existing ``out`` is refused
     unless ``overwrite``.
     """
-    if format not in WRITERS:
-        raise ConfigError(f"--format {format!r} is not one of {', '.join(WRITERS)}")
+    check_choice(format, WRITERS, "--format")
     out = Path(out)
     if out.suffix.lower() not in SUFFIXES[format]:
         raise ConfigError(

@@ -42,7 +42,7 @@ from hicd.data.io import (
     default_scale,
 )
 from hicd.data.pairing import check_georeference
-from hicd.errors import ConfigError, DataError
+from hicd.errors import ConfigError, DataError, check_choice
 
 RESAMPLING: dict[str, Resampling] = {
     "nearest": Resampling.nearest,
@@ -377,10 +377,7 @@ def open_pair(
         value_scale: pixel value that maps to 1.0, for both dates or per date (t1, t2);
             default: the rule of ``hicd.data.io`` (a date's values are checked at open).
     """
-    if resampling not in RESAMPLING:
-        raise ConfigError(
-            f"resampling {resampling!r} is not one of {', '.join(RESAMPLING)} (--resampling)"
-        )
+    check_choice(resampling, RESAMPLING, "--resampling")
     scales = date_scales(value_scale)
     t1_path, t2_path = Path(t1_path), Path(t2_path)
     with ExitStack() as stack:

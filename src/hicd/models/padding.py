@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from hicd.errors import ConfigError
+from hicd.errors import check_choice
 
 PAD_MODES = ("reflect", "constant", "replicate")
 
@@ -18,9 +18,7 @@ def is_tracing() -> bool:
 
 def check_pad_mode(pad_mode: str) -> str:
     """Return ``pad_mode`` or raise ConfigError naming the valid modes."""
-    if pad_mode not in PAD_MODES:
-        raise ConfigError(f"pad_mode={pad_mode!r} is not one of {', '.join(PAD_MODES)}")
-    return pad_mode
+    return check_choice(pad_mode, PAD_MODES, "pad_mode")
 
 
 def pad_to_multiple(x: Tensor, multiple: int, mode: str = "reflect") -> Tensor:

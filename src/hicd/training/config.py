@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from hicd.errors import ConfigError, cwd_note
+from hicd.errors import ConfigError, check_choice, cwd_note
 from hicd.models import DEFAULT_BACKBONE, DEFAULT_MODEL, ChangeDetectionModel, create_model
 
 T = TypeVar("T")
@@ -99,10 +99,7 @@ class OptimConfig:
     min_lr_ratio: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.schedule not in SCHEDULES:
-            raise ConfigError(
-                f"optim.schedule: {self.schedule!r} is not one of {', '.join(SCHEDULES)}"
-            )
+        check_choice(self.schedule, SCHEDULES, "optim.schedule")
         if self.lr <= 0:
             raise ConfigError(f"optim.lr: must be > 0, got {self.lr}")
         if self.warmup_steps < 0:

@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 from hicd.data import LAYOUTS, BitemporalDataset, collate_samples, training_transform
 from hicd.data.synthetic import SyntheticChangeDataset, split_indices
-from hicd.errors import ConfigError, DataError, cwd_note
+from hicd.errors import ConfigError, DataError, check_choice, cwd_note
 from hicd.training.config import as_config
 
 Sample = dict[str, Any]
@@ -176,8 +176,7 @@ class ChangeDataModule(LightningDataModule):
         unlabelled_root: str | None = None,
     ) -> None:
         super().__init__()
-        if kind not in DATASET_KINDS:
-            raise ConfigError(f"data.kind: {kind!r} is not one of {', '.join(DATASET_KINDS)}")
+        check_choice(kind, DATASET_KINDS, "data.kind")
         if kind != "synthetic" and not root:
             raise ConfigError(f"data.root: dataset kind {kind!r} needs the dataset folder")
         if val_split == test_split:

@@ -14,10 +14,10 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from hicd.defaults import SETTING
-from hicd.degradations import DegradationSetting, Degrader
+from hicd.degradations import DATES, DegradationSetting, Degrader
 from hicd.distillation import METHODS, DistillationConfig, DistillationOutput, Distiller
 from hicd.distillation.batchnorm import batch_statistics, recalibrate_batchnorm
-from hicd.errors import ConfigError
+from hicd.errors import ConfigError, check_choice
 from hicd.models import ChangeDetectionModel
 from hicd.models.checkpoint import CheckpointInfo, load_model
 from hicd.models.encoders import IMAGENET
@@ -95,17 +95,11 @@ class StudentModule(ChangeModule):
     ) -> None:
         super().__init__(optim, crop_size, eval_tile, loss, eval_overlap)
         self._save_plain_hyperparameters()
-        if degraded_date not in ("t1", "t2"):
-            raise ConfigError(f"model.degraded_date: must be 't1' or 't2', got {degraded_date!r}")
+        check_choice(degraded_date, DATES, "model.degraded_date")
         if not unlabelled_weight >= 0:
             raise ConfigError(f"model.unlabelled_weight: must be >= 0, got {unlabelled_weight}")
         self.unlabelled_weight = float(unlabelled_weight)
-        if unlabelled_bn not in UNLABELLED_BN_MODES:
-            raise ConfigError(
-                f"model.unlabelled_bn: must be one of {', '.join(UNLABELLED_BN_MODES)}, got "
-                f"{unlabelled_bn!r}"
-            )
-        self.unlabelled_bn = unlabelled_bn
+        self.unlabelled_bn = check_choice(unlabelled_bn, UNLABELLED_BN_MODES, "model.unlabelled_bn")
         self.distillation = as_config(DistillationConfig, distillation, "model.distillation")
         self.setting = DegradationSetting.parse(degradation)
         self.degraded_date = degraded_date
@@ -296,5 +290,7 @@ class StudentModule(ChangeModule):
                 "init_from_teacher": self.init_from_teacher,
                 "teacher_bn": self.distillation.teacher_bn,
                 "teacher_bn_batches": self.recalibrated_batches,
+                "unlabelled_weight": self.unlabelled_weight,
+                "unlabelled_bn": self.unlabelled_bn,
             },
         )
