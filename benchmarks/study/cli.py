@@ -18,7 +18,7 @@ import torch
 from hicd.atomic import write_text_atomic
 
 from . import records
-from .configs import BUDGETS, PLAN, REGIMES, Budget, Entry
+from .configs import BUDGETS, CORE, PLAN, REGIMES, Budget, Entry
 from .plan import Study, run_plan
 from .report import report
 
@@ -26,6 +26,7 @@ DEFAULT_WORK = Path(os.environ.get("HICD_STUDY_WORK", "/work/hicd-study"))
 QUICK_PLAN = (
     Entry("quick", "levir", "multi-x4", ("none", "hicd", "hicd +unlabelled"), (0,), ("finetune",),
           ("test_7",)),
+    Entry("quick sztaki", "sztaki", "multi-x4", CORE, (0,), ("finetune",), ("k0",)),
 )  # fmt: skip
 
 
@@ -36,7 +37,8 @@ def main(argv: list[str] | None = None) -> None:
     action.add_argument("--report", action="store_true", help="print the tables of the records")
     action.add_argument(
         "--quick", action="store_true",
-        help="smoke test: one fold, none, hicd and hicd +unlabelled fine-tuned for 2 steps",
+        help="smoke test: none, hicd (and hicd +unlabelled) fine-tuned for 2 steps on one fold "
+        "of LEVIR-CD and one of SZTAKI",
     )  # fmt: skip
     parser.add_argument("--results", type=Path, default=records.RESULTS, help="record folder")
     parser.add_argument(

@@ -208,16 +208,21 @@ def test_a_run_is_done_only_where_it_pairs(tmp_path):
 def test_quick_study_trains_records_and_reports(shared_data, mobilenet_weights, tmp_path, capsys):
     main(["--quick", "--results", str(tmp_path / "r"), "--work", str(tmp_path / "w")])
     runs = records.load(tmp_path / "r")
-    assert sorted(r["label"] for r in runs if r["role"] == "student") == [
-        "hicd", "hicd +unlabelled", "none",
-    ]  # fmt: skip
+    labels = {d: sorted(r["label"] for r in runs if r["role"] == "student" and r["dataset"] == d)
+              for d in ("levir", "sztaki")}  # fmt: skip
+    assert labels == {"levir": ["hicd", "hicd +unlabelled", "none"], "sztaki": ["hicd", "none"]}
+    tested = {name for fold in sztaki_folds(shared_data) if fold.name == "k0" for name in fold.test}
+    for run in runs:
+        if run["dataset"] == "sztaki":  # the fold's teacher and students, scored per test image
+            assert set(run["scores"]["test"]["multi-x4"]) == {Path(n).stem for n in tested}
     free = next(r for r in runs if r.get("label") == "hicd +unlabelled")
     assert (
         free["unlabelled"]
         and free["unlabelled_bn"] == "batch"
         and free["scores"]["test"]["multi-x4"]["test_7"]
     )
-    assert "finetune: hicd +unlabelled − hicd" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "finetune: hicd +unlabelled − hicd" in out and "## sztaki, multi-x4" in out
     before = {p: p.read_bytes() for p in (tmp_path / "r").glob("*/*/*.json")}
     main(["--quick", "--results", str(tmp_path / "r"), "--work", str(tmp_path / "w")])
     after = {p: p.read_bytes() for p in (tmp_path / "r").glob("*/*/*.json")}
