@@ -6,7 +6,15 @@ import math
 from collections import Counter
 
 from . import records
-from .configs import CANDIDATES, RECIPES, base_label, label_hash, labels, uses_unlabelled
+from .configs import (
+    BASELINES,
+    CANDIDATES,
+    RECIPES,
+    base_label,
+    label_hash,
+    labels,
+    uses_unlabelled,
+)
 from .folds import fold_names
 from .plan import progress
 from .statistics import (
@@ -115,6 +123,8 @@ def dataset_report(
         for label in _labels_present(runs, dataset, setting, recipe):
             if label != "none" and (recipe, "none") in models:
                 comparisons.append((f"{recipe}: {label} − none", (recipe, label), (recipe, "none")))
+            if label in BASELINES and (recipe, "hicd") in models:
+                comparisons.append((f"{recipe}: hicd − {label}", (recipe, "hicd"), (recipe, label)))
             if uses_unlabelled(label) and (recipe, base_label(label)) in models:
                 comparisons.append(
                     (f"{recipe}: {label} − {base_label(label)}", (recipe, label),

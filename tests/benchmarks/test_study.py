@@ -178,6 +178,18 @@ def test_unchosen_candidates_are_reported_on_validation_only():
     assert "| scratch: hicd − none | test |" in text  # the core comparison stays
 
 
+def test_hicd_is_compared_with_the_plain_baselines():
+    runs = records.load(FIXTURES)
+    feature = [  # copies of none: hicd − feature must equal hicd − none
+        dict(r, label="feature", config_hash=label_hash("feature"))
+        for r in students(runs, "levir", "multi-x4", "scratch", "none")
+    ]
+    text = report(runs + feature)
+    assert "| scratch: feature − none | test | 4 | 2 | +0.00 |" in text
+    assert "| scratch: hicd − feature | test | 4 | 2 | +4.00 | [-40.47, +48.47] |" in text
+    assert "| scratch: hicd − logit |" not in text  # no logit records, no row
+
+
 def test_pairs_need_the_same_teacher():
     runs = records.load(FIXTURES)
     none = students(runs, "levir", "multi-x4", "scratch", "none")
