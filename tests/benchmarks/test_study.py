@@ -220,9 +220,9 @@ def test_a_run_is_done_only_where_it_pairs(tmp_path):
 def test_quick_study_trains_records_and_reports(shared_data, mobilenet_weights, tmp_path, capsys):
     main(["--quick", "--results", str(tmp_path / "r"), "--work", str(tmp_path / "w")])
     runs = records.load(tmp_path / "r")
-    labels = {d: sorted(r["label"] for r in runs if r["role"] == "student" and r["dataset"] == d)
-              for d in ("levir", "sztaki")}  # fmt: skip
-    assert labels == {"levir": ["hicd", "hicd +unlabelled", "none"], "sztaki": ["hicd", "none"]}
+    by_dataset = {d: sorted(r["label"] for r in runs if r["role"] == "student" and r["dataset"] == d)
+                  for d in ("levir", "sztaki")}  # fmt: skip
+    assert by_dataset == {"levir": ["hicd", "hicd +unlabelled", "none"], "sztaki": ["hicd", "none"]}
     tested = {name for fold in sztaki_folds(shared_data) if fold.name == "k0" for name in fold.test}
     for run in runs:
         if run["dataset"] == "sztaki":  # the fold's teacher and students, scored per test image

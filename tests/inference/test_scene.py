@@ -160,7 +160,12 @@ def test_inputs_are_checked_before_any_work(
         ((t1, t1, tmp_path / "m.png"), {}, ConfigError, "must end in .tif"),
         ((t1, t1, t1), {}, ConfigError, "is the input"),
         ((t1, t1, out), {"overlap": 64}, ConfigError, "--overlap"),
-        ((t1, t1, out), {"resampling": "magic"}, ConfigError, "resampling 'magic'"),
+        (
+            (t1, t1, out),
+            {"resampling": "magic"},
+            ConfigError,
+            "--resampling: 'magic' is not one of",
+        ),
         ((t1, t1, out), {"threshold": 2.0}, ConfigError, "--threshold"),
         ((t1, t1, out), {"bands": [1, 2, 5]}, ConfigError, r"--bands asks for \[5\]"),
     ]

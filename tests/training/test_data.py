@@ -117,7 +117,9 @@ def test_missing_dataset_folder_and_unknown_synthetic_split(tmp_path):
     with pytest.raises(DataError, match="missing"):
         data.setup("fit")
     data = ChangeDataModule(val_split="holdout", num_workers=0)
-    with pytest.raises(ConfigError, match=r"data\.val_split"):
+    with pytest.raises(
+        ConfigError, match=r"data\.val_split: 'holdout' is not one of train, val, test"
+    ):
         data.setup("validate")
 
 

@@ -233,10 +233,7 @@ class ChangeDataModule(LightningDataModule):
             "val": self.synthetic.val,
             "test": self.synthetic.test,
         }
-        if split not in counts:
-            raise ConfigError(
-                f"data.{role}_split: synthetic splits are {', '.join(counts)}, got {split!r}"
-            )
+        check_choice(split, counts, f"data.{role}_split")
         scenes = SyntheticChangeDataset(
             sum(counts.values()), self.synthetic.size, self.synthetic.seed
         )
