@@ -21,7 +21,7 @@ def test_list_models_and_default() -> None:
 
 
 def test_unknown_model_lists_valid_names() -> None:
-    with pytest.raises(ConfigError, match=r"'nope'.*bit, siam_fpn"):
+    with pytest.raises(ConfigError, match=r"^model: 'nope' is not one of bit, siam_fpn"):
         create_model("nope")
 
 

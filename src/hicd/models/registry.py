@@ -6,7 +6,7 @@ import inspect
 from pathlib import Path
 from typing import Any
 
-from hicd.errors import ConfigError
+from hicd.errors import ConfigError, check_choice
 from hicd.models.base import ChangeDetectionModel
 from hicd.models.bit import BIT
 from hicd.models.encoders import DEFAULT_BACKBONE
@@ -28,12 +28,7 @@ def model_options(name: str) -> list[str]:
 
 
 def _model_class(name: str) -> type[ChangeDetectionModel]:
-    try:
-        return MODELS[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown model {name!r}: choose one of {', '.join(list_models())}"
-        ) from None
+    return MODELS[check_choice(name, list_models(), "model")]
 
 
 def create_model(
