@@ -50,6 +50,11 @@ def _interval(low: float, high: float) -> str:
     return "–" if math.isnan(low) else f"[{100 * low:+.2f}, {100 * high:+.2f}]"
 
 
+def _df(value: float) -> str:
+    # Past 99 the t quantile is the normal's to two decimals: the cell bootstrap dominates.
+    return "∞" if math.isinf(value) else ("> 99" if value > 99 else f"{value:.0f}")
+
+
 def _labels_present(runs: list[Record], dataset: str, setting: str, recipe: str) -> list[str]:
     present = {
         r["config_hash"] for r in runs
@@ -185,7 +190,7 @@ def pooled_table(results: list[tuple[str, PooledComparison]]) -> list[str]:
     for title, r in results:
         lines.append(
             f"| {title} | {r.seeds} | {_signed(r.mean)} | {_interval(r.low, r.high)} | "
-            f"{100 * r.half_width:.2f} | {r.df:.0f} | {100 * r.seed_sd:.2f} | "
+            f"{100 * r.half_width:.2f} | {_df(r.df)} | {100 * r.seed_sd:.2f} | "
             f"{100 * r.cell_se:.2f} | {_interval(r.boot_low, r.boot_high)} | "
             f"{r.wins}/{r.seeds} |"
         )

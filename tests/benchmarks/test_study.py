@@ -25,7 +25,7 @@ from benchmarks.study.folds import (
     sztaki_folds,
 )
 from benchmarks.study.plan import Study, progress
-from benchmarks.study.report import report
+from benchmarks.study.report import _df, report
 from benchmarks.study.statistics import (
     compare,
     pairs,
@@ -151,6 +151,10 @@ def test_variance_components_split_seeds_from_folds():
     )
     # one seed per fold cannot tell them apart
     assert all(math.isnan(v) for v in variance_components({"a": [1.0], "b": [2.0]}))
+
+
+def test_pooled_df_reads_as_a_bound_once_the_cells_dominate():
+    assert [_df(v) for v in (3.4, 99.0, 19041.0, math.inf)] == ["3", "99", "> 99", "∞"]
 
 
 def test_report_from_fixture_records_gives_known_numbers():
