@@ -148,6 +148,23 @@ def dataset_report(
             (f"best distilled ({' '.join(distilled)}) − best undistilled "
              f"({' '.join(undistilled)})", distilled, undistilled)
         )  # fmt: skip
+    if (dataset, setting) != ("levir", "multi-x4"):
+        # the same question answered on this dataset and setting's own validation
+        scored = [m for m in models if not validation_only(m, choice)]
+        folds = sorted({r["fold"] for group in models.values() for r in group})
+        own = [
+            best_by_validation(runs, dataset, setting, folds, options)
+            for options in (
+                [m for m in scored if m[1] not in ("none", *BASELINES)
+                 and not uses_unlabelled(m[1])],
+                [m for m in scored if m[1] == "none"],
+            )
+        ]  # fmt: skip
+        if all(own):
+            comparisons.append(
+                (f"best on this validation: distilled ({' '.join(own[0])}) − undistilled "
+                 f"({' '.join(own[1])})", own[0], own[1])
+            )  # fmt: skip
     if ("scratch", "none") in models and ("finetune", "none") in models:
         comparisons.append(("none: finetune − scratch", ("finetune", "none"), ("scratch", "none")))
     on_test: list[tuple[str, Comparison]] = []

@@ -194,6 +194,18 @@ def test_hicd_is_compared_with_the_plain_baselines():
     assert "| scratch: hicd − logit |" not in text  # no logit records, no row
 
 
+def test_other_settings_choose_their_best_on_their_own_validation():
+    moved = [  # the fixture's students, as if trained at resolution ×4
+        dict(r, setting="resolution-x4",
+             scores={split: {"resolution-x4": by["multi-x4"]} for split, by in r["scores"].items()})
+        for r in records.load(FIXTURES) if r["role"] == "student"
+    ]  # fmt: skip
+    text = report(moved)
+    row = "| best on this validation: distilled (scratch hicd) − undistilled (scratch none) |"
+    assert f"{row} test | 4 | 2 | +4.00 | [-40.47, +48.47] |" in text
+    assert "best on this validation" not in report(records.load(FIXTURES))  # multi ×4: the plan's
+
+
 def test_pairs_need_the_same_teacher():
     runs = records.load(FIXTURES)
     none = students(runs, "levir", "multi-x4", "scratch", "none")
