@@ -153,7 +153,7 @@ def dataset_report(
         scored = [m for m in models if not validation_only(m, choice)]
         folds = sorted({r["fold"] for group in models.values() for r in group})
         own = [
-            best_by_validation(runs, dataset, setting, folds, options)
+            best_by_validation(runs, dataset, setting, folds, options) if options else None
             for options in (
                 [m for m in scored if m[1] not in ("none", *BASELINES)
                  and not uses_unlabelled(m[1])],

@@ -195,15 +195,29 @@ def test_hicd_is_compared_with_the_plain_baselines():
 
 
 def test_other_settings_choose_their_best_on_their_own_validation():
-    moved = [  # the fixture's students, as if trained at resolution ×4
-        dict(r, setting="resolution-x4",
-             scores={split: {"resolution-x4": by["multi-x4"]} for split, by in r["scores"].items()})
-        for r in records.load(FIXTURES) if r["role"] == "student"
+    def moved(run, val=None, **changes):  # a fixture student as if trained at resolution ×4
+        scores = {split: {"resolution-x4": by["multi-x4"]} for split, by in run["scores"].items()}
+        if val is not None:
+            scores["val"] = {
+                "resolution-x4": {name: [val] for name in scores["val"]["resolution-x4"]}
+            }
+        return dict(run, setting="resolution-x4", scores=scores, **changes)
+
+    runs = records.load(FIXTURES)
+    hicd = students(runs, "levir", "multi-x4", "scratch", "hicd")
+    none = students(runs, "levir", "multi-x4", "scratch", "none")
+    perfect, poor = [100, 0, 1000, 0], [50, 50, 1000, 50]
+    others = [  # better on validation but not candidates (baselines, unlabelled), or worse
+        *(moved(r, perfect, label=lb, config_hash=label_hash(lb))
+          for r in hicd for lb in ("feature", "hicd +unlabelled")),
+        *(moved(r, poor, regime="finetune") for r in hicd),
+        *(moved(r, perfect, regime="finetune") for r in none),
     ]  # fmt: skip
-    text = report(moved)
-    row = "| best on this validation: distilled (scratch hicd) − undistilled (scratch none) |"
+    text = report([moved(r) for r in hicd + none] + others)
+    row = "| best on this validation: distilled (scratch hicd) − undistilled (finetune none) |"
     assert f"{row} test | 4 | 2 | +4.00 | [-40.47, +48.47] |" in text
-    assert "best on this validation" not in report(records.load(FIXTURES))  # multi ×4: the plan's
+    assert "best on this validation" not in report(runs)  # multi ×4 keeps the plan's choice
+    assert "best on this validation" not in report([moved(r) for r in none])  # nothing to pair
 
 
 def test_pairs_need_the_same_teacher():
